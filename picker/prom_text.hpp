@@ -1,0 +1,44 @@
+// Parsing the Prometheus text exposition format (version 0.0.4) that
+// vLLM and SGLang serve on /metrics, and extracting the signals the
+// picker scores.
+//
+// The input is untrusted bytes from the network: parsing never throws,
+// never reads past the input, and skips lines it cannot understand.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/config.hpp"
+#include "picker/endpoint.hpp"
+
+namespace infergate::picker {
+
+struct Sample {
+    std::string name;
+    std::vector<std::pair<std::string, std::string>> labels;  // unescaped
+    double value = 0;  // NaN, +Inf and -Inf parsed as such
+};
+
+struct ParsedMetrics {
+    std::vector<Sample> samples;  // in input order; comments dropped
+    // First sample with this exact name, or nullptr.
+    const Sample* find(std::string_view name) const;
+};
+
+ParsedMetrics parse_prometheus_text(std::string_view text);
+
+// The engine's signals from one scrape:
+//  vllm:   vllm:num_requests_waiting, vllm:num_requests_running,
+//          vllm:kv_cache_usage_perc (fallback vllm:gpu_cache_usage_perc)
+//  sglang: sglang:num_queue_reqs, sglang:num_running_reqs, sglang:token_usage
+// When several samples share a name (several model_name labels), they
+// are summed (usage: the maximum). nullopt when a required metric is
+// missing or not finite.
+std::optional<EngineMetrics> extract_engine_metrics(const ParsedMetrics& parsed,
+                                                    config::Engine engine);
+
+}  // namespace infergate::picker
