@@ -32,6 +32,9 @@ struct Node {
     enum class Kind { null, scalar, sequence, map };
     Kind kind = Kind::null;
     std::string scalar;                              // kind == scalar
+    // kind == scalar: written quoted or with an explicit tag, so it is text
+    // even when it looks like a number (`weight: "90"` is a string).
+    bool quoted = false;
     std::vector<Node> items;                         // kind == sequence
     std::vector<std::pair<std::string, Node>> entries;  // kind == map
     std::vector<Mark> key_marks;                     // per entry, kind == map

@@ -1,0 +1,182 @@
+// The completion endpoints: parse, submit to the engine, then either
+// stream SSE events as tokens are produced or answer once at the end.
+// While waiting, the socket is watched so a client that disconnects
+// aborts its request (freeing its batch slot and KV blocks) at once.
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "bench/sim/http_common.hpp"
+#include "bench/sim/tokenizer.hpp"
+
+namespace infergate::sim {
+namespace {
+
+// Arms a one-shot wait_read on the socket; when it fires, the coroutine
+// is woken and peeks at the socket (see wait_progress).
+void watch_peer(beast::tcp_stream& stream, const std::shared_ptr<RequestStream>& s) {
+    if (s->watching || s->pipelined) return;
+    s->watching = true;
+    stream.socket().async_wait(net::ip::tcp::socket::wait_read,
+                               [s](boost::system::error_code ec) {
+                                   s->watching = false;
+                                   if (ec) return;
+                                   s->peer_readable = true;
+                                   s->notify();
+                               });
+}
+
+void unwatch_peer(beast::tcp_stream& stream, const RequestStream& s) {
+    boost::system::error_code ignored;
+    if (s.watching) stream.socket().cancel(ignored);
+}
+
+// Waits until the driver reports progress or the peer does something.
+// Returns false if the peer is gone (EOF or error).
+net::awaitable<bool> wait_progress(beast::tcp_stream& stream,
+                                   const std::shared_ptr<RequestStream>& s) {
+    watch_peer(stream, s);
+    co_await s->wake.async_wait(use_nothrow);  // cancelled = woken
+    if (!s->peer_readable) co_return true;
+    s->peer_readable = false;
+    char byte = 0;
+    const ssize_t n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) {
+        s->pipelined = true;  // the next request is already here; read it later
+        co_return true;
+    }
+    co_return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+std::string token_text(std::uint64_t seed, RequestId id, std::uint32_t from, std::uint32_t to) {
+    std::string text;
+    for (std::uint32_t i = from; i < to; ++i) append_token_text(text, seed, id, i);
+    return text;
+}
+
+net::awaitable<bool> stream_response(ServerState& st, beast::tcp_stream& stream,
+                                     const std::shared_ptr<RequestStream>& s,
+                                     const ResponseMeta& meta, const CompletionRequest& creq,
+                                     Usage usage, bool keep_alive) {
+    http::response<http::empty_body> res{http::status::ok, 11};
+    res.set(http::field::content_type, "text/event-stream; charset=utf-8");
+    res.set("x-sim-replica", st.name);
+    res.keep_alive(keep_alive);
+    res.chunked(true);
+    http::response_serializer<http::empty_body> sr{res};
+    stream.expires_after(kWriteTimeout);
+    if (auto [ec, n] = co_await http::async_write_header(stream, sr, use_nothrow); ec) co_return false;
+
+    const std::uint32_t per_event = st.cfg.tokens_per_event;
+    const std::uint64_t seed = st.cfg.engine.seed;
+    std::uint32_t sent = 0;
+    std::string batch;
+    for (;;) {
+        // Everything ready goes out in one chunk, right away.
+        batch.clear();
+        while (s->tokens_ready - sent >= per_event || (s->finished && sent < s->tokens_ready)) {
+            const std::uint32_t n = std::min(per_event, s->tokens_ready - sent);
+            const bool last = s->finished && sent + n == s->tokens_ready;
+            if (sent == 0 && meta.api == Api::chat) batch += role_event(meta);
+            batch += stream_event(meta, token_text(seed, s->id, sent, sent + n), last);
+            sent += n;
+        }
+        const bool done = s->finished && sent == s->tokens_ready;
+        if (done) {
+            if (creq.include_usage) batch += usage_event(meta, usage);
+            batch += kDoneEvent;
+        }
+        if (!batch.empty()) {
+            stream.expires_after(kWriteTimeout);
+            auto [ec, n] = co_await net::async_write(stream, http::make_chunk(net::buffer(batch)), use_nothrow);
+            if (ec) co_return false;
+        }
+        if (done) break;
+        if (!co_await wait_progress(stream, s)) co_return false;
+    }
+    unwatch_peer(stream, *s);
+    stream.expires_after(kWriteTimeout);
+    auto [ec, n] = co_await net::async_write(stream, http::make_chunk_last(), use_nothrow);
+    co_return !ec && keep_alive;
+}
+
+net::awaitable<bool> whole_response(ServerState& st, beast::tcp_stream& stream,
+                                    const std::shared_ptr<RequestStream>& s,
+                                    const ResponseMeta& meta, Usage usage, bool keep_alive) {
+    while (!s->finished) {
+        if (!co_await wait_progress(stream, s)) co_return false;
+    }
+    unwatch_peer(stream, *s);
+    const std::string text = token_text(st.cfg.engine.seed, s->id, 0, s->tokens_ready);
+    co_return co_await send_response(st, stream, http::status::ok, "application/json",
+                                     completion_body(meta, text, usage), keep_alive);
+}
+
+std::string too_long_message(const EngineConfig& e, std::uint32_t prompt, std::uint64_t max_tokens) {
+    const std::uint64_t total = prompt + max_tokens;
+    if (total > e.max_model_len) {
+        return fmt::format("This model's maximum context length is {} tokens. However, you requested "
+                           "{} tokens ({} in the messages, {} in the completion). Please reduce the "
+                           "length of the messages or completion.",
+                           e.max_model_len, total, prompt, max_tokens);
+    }
+    return fmt::format("The request needs {} tokens of KV cache but the cache holds only {} "
+                       "(--kv-blocks x --block-size).",
+                       total, std::uint64_t{e.kv_blocks} * e.block_size);
+}
+
+}  // namespace
+
+net::awaitable<bool> handle_completion(ServerState& st, beast::tcp_stream& stream,
+                                       HttpRequest& req, Api api) {
+    ++st.completion_requests;
+    const bool keep_alive = req.keep_alive();
+    if (st.response_header_ms > 0) {
+        // Test control: hold back the status line (real time, unscaled).
+        net::steady_timer delay(stream.get_executor(), std::chrono::milliseconds(st.response_header_ms));
+        co_await delay.async_wait(use_nothrow);
+    }
+    std::string& body = req.body();
+    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+    CompletionRequest creq;
+    std::string error;
+    if (!parse_completion_request(api, body, creq, error)) {
+        co_return co_await send_error(st, stream, http::status::bad_request, error,
+                                      "invalid_request_error", keep_alive);
+    }
+    const auto& models = st.cfg.engine.models;
+    if (creq.model.empty()) creq.model = models.front();  // vLLM defaults to the first name
+    if (std::find(models.begin(), models.end(), creq.model) == models.end()) {
+        co_return co_await send_error(st, stream, http::status::not_found,
+                                      fmt::format("The model `{}` does not exist.", creq.model),
+                                      "NotFoundError", keep_alive);
+    }
+    const EngineConfig& e = st.cfg.engine;
+    const std::uint64_t max_tokens = creq.max_tokens.value_or(st.cfg.default_max_tokens);
+    Prompt prompt = tokenize(creq.prompt, e.chars_per_token, e.block_size, hash_seed_for_model(models.front()));
+    const std::uint32_t prompt_tokens = prompt.num_tokens;
+    auto s = std::make_shared<RequestStream>(stream.get_executor());
+    // max_tokens above 2^32 cannot fit anyway; clamp so the engine says so.
+    const auto capped = static_cast<std::uint32_t>(std::min<std::uint64_t>(max_tokens, UINT32_MAX));
+    if (st.driver.submit(std::move(prompt), capped, s) != SubmitError::none) {
+        co_return co_await send_error(st, stream, http::status::bad_request,
+                                      too_long_message(e, prompt_tokens, max_tokens),
+                                      "BadRequestError", keep_alive);
+    }
+    const ResponseMeta meta{api, make_response_id(api, e.seed, s->id), std::time(nullptr), creq.model};
+    const Usage usage{prompt_tokens, capped};
+    const bool keep = creq.stream ? co_await stream_response(st, stream, s, meta, creq, usage, keep_alive)
+                                  : co_await whole_response(st, stream, s, meta, usage, keep_alive);
+    // A failed write or a vanished client leaves the request unfinished.
+    if (!s->finished) st.driver.abort(s->id);
+    unwatch_peer(stream, *s);
+    co_return keep;
+}
+
+}  // namespace infergate::sim

@@ -1,0 +1,28 @@
+// Node tree -> Config, one reader per section. Internal to config/.
+// Each function reports every problem it finds into `d` and fills what it
+// could; the caller discards the Config when any error was reported.
+#pragma once
+
+#include <string>
+
+#include "config/config.hpp"
+#include "config/reader.hpp"
+
+namespace infergate::config {
+
+// The whole document. `base_dir` resolves relative scheduler file paths.
+void read_config(Diag& d, const Node& root, const std::string& base_dir, Config& out);
+
+void read_routes(Diag& d, const Node& list, const std::string& path, std::vector<Route>& out);   // routes.cpp
+void read_pools(Diag& d, const Node& list, const std::string& path, const std::string& base_dir,
+                std::vector<Pool>& out);                                                        // pools.cpp
+
+// A pool's `scheduler`: an inline EndpointPickerConfig map, or a string
+// naming a YAML file (relative to `base_dir`) that holds one.
+void read_scheduler(Diag& d, const Node& value, const std::string& path, const std::string& base_dir,
+                    const std::string& config_file, SchedulerConfig& out);  // scheduler_section.cpp
+
+// The EndpointPickerConfig document itself (inline or file root).
+void read_epp(Diag& d, const Node& doc, const std::string& path, SchedulerConfig& out);
+
+}  // namespace infergate::config

@@ -1,0 +1,121 @@
+// The plugins implemented so far, under the reference's type names,
+// parameter names and defaults (llm-d-router ebab687927f5; each class names
+// the file it follows). Built by their factories (registry.cpp) from
+// validated parameters; immutable afterwards.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "picker/params.hpp"
+#include "picker/plugin.hpp"
+
+namespace infergate::picker {
+
+// queue-scorer (pkg/epp/framework/plugins/scheduling/scorer/queuedepth/queue.go):
+// score = (maxQueue - queue) / (maxQueue - minQueue) over the candidates,
+// 1.0 for all when every queue is the same. queue = engine's waiting count.
+class QueueScorer final : public Scorer {
+public:
+    static constexpr std::string_view type_name = "queue-scorer";
+    explicit QueueScorer(std::string name) : Scorer(std::string(type_name), std::move(name)) {}
+    void score(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+               std::span<double> out) const override;
+};
+
+// kv-cache-utilization-scorer
+// (pkg/epp/framework/plugins/scheduling/scorer/kvcacheutilization/kvcache_utilization.go):
+// score = 1 - KV-cache usage.
+class KVCacheUtilizationScorer final : public Scorer {
+public:
+    static constexpr std::string_view type_name = "kv-cache-utilization-scorer";
+    explicit KVCacheUtilizationScorer(std::string name)
+        : Scorer(std::string(type_name), std::move(name)) {}
+    void score(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+               std::span<double> out) const override;
+};
+
+// active-request-scorer
+// (pkg/epp/framework/plugins/scheduling/scorer/activerequest/active_request.go).
+// count = requests infergate has in flight to the endpoint (the reference
+// reads the same number from its inflight-load-producer).
+//   count <= idleThreshold:  1.0
+//   otherwise:               (maxCount - count) / maxCount * maxBusyScore
+// Parameters: idleThreshold (int >= 0, default 0), maxBusyScore ([0, 1],
+// default 1.0); requestTimeout and inFlightLoadProducerName are accepted
+// and ignored, as the reference ignores the former and infergate has no
+// producer plugins.
+class ActiveRequest final : public Scorer {
+public:
+    static constexpr std::string_view type_name = "active-request-scorer";
+    ActiveRequest(std::string name, int64_t idle_threshold, double max_busy_score)
+        : Scorer(std::string(type_name), std::move(name)),
+          idle_threshold_(idle_threshold),
+          max_busy_score_(max_busy_score) {}
+    void score(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+               std::span<double> out) const override;
+    int64_t idle_threshold() const { return idle_threshold_; }
+    double max_busy_score() const { return max_busy_score_; }
+
+private:
+    int64_t idle_threshold_;
+    double max_busy_score_;
+};
+
+// max-score-picker (pkg/epp/framework/plugins/scheduling/picker/maxscore/picker.go):
+// the highest total; ties broken uniformly at random (the reference
+// shuffles, then stable-sorts by score).
+// maxNumOfEndpoints (int >= 1, default 1) is accepted for config
+// compatibility: the reference returns that many endpoints as fallbacks;
+// infergate picks one and retries elsewhere through PoolPicker's exclude.
+class MaxScorePicker final : public Picker {
+public:
+    static constexpr std::string_view type_name = "max-score-picker";
+    MaxScorePicker(std::string name, int64_t max_num_of_endpoints)
+        : Picker(std::string(type_name), std::move(name)), max_num_of_endpoints_(max_num_of_endpoints) {}
+    size_t pick(std::span<EndpointState* const> candidates, std::span<const double> totals,
+                std::minstd_rand& rng) const override;
+    int64_t max_num_of_endpoints() const { return max_num_of_endpoints_; }
+
+private:
+    int64_t max_num_of_endpoints_;
+};
+
+// random-picker (pkg/epp/framework/plugins/scheduling/picker/random/picker.go):
+// uniform over the candidates, scores ignored. maxNumOfEndpoints as above.
+class RandomPicker final : public Picker {
+public:
+    static constexpr std::string_view type_name = "random-picker";
+    RandomPicker(std::string name, int64_t max_num_of_endpoints)
+        : Picker(std::string(type_name), std::move(name)), max_num_of_endpoints_(max_num_of_endpoints) {}
+    size_t pick(std::span<EndpointState* const> candidates, std::span<const double> totals,
+                std::minstd_rand& rng) const override;
+    int64_t max_num_of_endpoints() const { return max_num_of_endpoints_; }
+
+private:
+    int64_t max_num_of_endpoints_;
+};
+
+// single-profile-handler
+// (pkg/epp/framework/plugins/scheduling/profilehandler/single/single_profile_handler.go):
+// runs the only profile; its result is the primary one. No parameters.
+class SingleProfileHandler final : public ProfileHandler {
+public:
+    static constexpr std::string_view type_name = "single-profile-handler";
+    explicit SingleProfileHandler(std::string name)
+        : ProfileHandler(std::string(type_name), std::move(name)) {}
+};
+
+// Factories: read and validate parameters through `params` (the registry
+// reports unknown keys afterwards). Return null only when `params` has
+// reported an error.
+std::unique_ptr<Plugin> make_queue_scorer(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_kv_cache_utilization_scorer(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_active_request_scorer(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_max_score_picker(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_random_picker(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_single_profile_handler(const config::PluginSpec& spec, ParamReader& params);
+
+}  // namespace infergate::picker

@@ -1,0 +1,70 @@
+// EndpointState: the live, lock-free view of one model-server endpoint.
+#include "picker/endpoint.hpp"
+
+#include <limits>
+#include <utility>
+
+namespace infergate::picker {
+
+namespace {
+
+// "host:port", or "[v6]:port" when the host is an IPv6 literal. Formatted
+// here rather than with config::Address::to_string so that the picker does
+// not depend on when config's implementation lands; both produce the same
+// text.
+std::string endpoint_id(const config::Address& a) {
+    std::string out;
+    const bool v6 = a.host.find(':') != std::string::npos;
+    out.reserve(a.host.size() + 8);
+    if (v6) out += '[';
+    out += a.host;
+    if (v6) out += ']';
+    out += ':';
+    out += std::to_string(a.port);
+    return out;
+}
+
+}  // namespace
+
+EndpointState::EndpointState(std::string pool, config::Endpoint endpoint)
+    : last_score(std::numeric_limits<double>::quiet_NaN()),
+      pool_(std::move(pool)),
+      id_(endpoint_id(endpoint.address)),
+      config_(std::move(endpoint)) {}
+
+void EndpointState::publish(const EngineMetrics& m, Clock::time_point at) {
+    constexpr auto r = std::memory_order_relaxed;
+    waiting_.store(m.waiting, r);
+    running_.store(m.running, r);
+    kv_usage_.store(m.kv_usage, r);
+    scraped_at_ns_.store(to_ns(at), r);
+    last_scrape_ok_.store(true, r);
+    // The endpoint answered: it is reachable again (endpoint.hpp: `down`
+    // is cleared by a successful connect or scrape).
+    down.store(false, r);
+}
+
+void EndpointState::scrape_failed(Clock::time_point /*at*/) {
+    // scraped_at keeps the time of the last *good* scrape, so /debug can
+    // still show how old the kept metrics are.
+    last_scrape_ok_.store(false, std::memory_order_relaxed);
+}
+
+EngineMetrics EndpointState::metrics() const {
+    constexpr auto r = std::memory_order_relaxed;
+    return EngineMetrics{waiting_.load(r), running_.load(r), kv_usage_.load(r)};
+}
+
+Clock::time_point EndpointState::scraped_at() const {
+    return Clock::time_point(std::chrono::nanoseconds(scraped_at_ns_.load(std::memory_order_relaxed)));
+}
+
+bool EndpointState::fresh(Clock::time_point now, std::chrono::milliseconds staleness) const {
+    if (!last_scrape_ok()) return false;
+    const int64_t at = scraped_at_ns_.load(std::memory_order_relaxed);
+    if (at == 0) return false;
+    const int64_t age_ns = to_ns(now) - at;
+    return age_ns <= std::chrono::duration_cast<std::chrono::nanoseconds>(staleness).count();
+}
+
+}  // namespace infergate::picker

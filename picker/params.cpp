@@ -1,0 +1,144 @@
+// ParamReader and the small text helpers used for config diagnostics.
+#include "picker/params.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace infergate::picker {
+
+config::Mark with_file(config::Mark mark, const std::string& file) {
+    if (mark.file.empty()) mark.file = file;
+    return mark;
+}
+
+ParamReader::ParamReader(const config::PluginSpec& spec, const std::string& file,
+                         std::vector<config::ConfigError>& errors)
+    : spec_(spec), file_(file), errors_(errors), errors_at_start_(errors.size()) {
+    using Kind = config::Node::Kind;
+    const config::Node& p = spec.parameters;
+    is_map_ = p.kind == Kind::map;
+    if (is_map_) used_.assign(p.entries.size(), false);
+    else if (p.kind != Kind::null)
+        error(p.mark, fmt::format("parameters of plugin '{}' must be a map", plugin_name(spec)));
+}
+
+void ParamReader::error(const config::Mark& mark, std::string message) {
+    errors_.push_back(config::ConfigError{with_file(mark, file_), std::move(message)});
+}
+
+std::string ParamReader::where(std::string_view key) const {
+    return fmt::format("parameter '{}' of plugin '{}'", key, plugin_name(spec_));
+}
+
+// Not config::Node::find: config's implementation may not be linked yet,
+// and this also records which entries were consumed.
+const config::Node* ParamReader::value(std::string_view key) {
+    known_.push_back(key);
+    if (!is_map_) return nullptr;
+    const auto& entries = spec_.parameters.entries;
+    for (size_t i = 0; i < entries.size(); ++i) {
+        if (entries[i].first != key) continue;
+        used_[i] = true;
+        return &entries[i].second;
+    }
+    return nullptr;
+}
+
+int64_t ParamReader::integer(std::string_view key, int64_t fallback, int64_t min, int64_t max) {
+    const config::Node* n = value(key);
+    if (!n) return fallback;
+    std::string_view s = n->scalar;
+    if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+    int64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (n->kind != config::Node::Kind::scalar || n->quoted || s.empty() || ec != std::errc() ||
+        end != s.data() + s.size()) {
+        error(n->mark, fmt::format("{} must be an integer", where(key)));
+        return fallback;
+    }
+    if (v < min || v > max) {
+        error(n->mark, fmt::format("{} must be between {} and {}, got {}", where(key), min, max, v));
+        return fallback;
+    }
+    return v;
+}
+
+double ParamReader::number(std::string_view key, double fallback, double min, double max) {
+    const config::Node* n = value(key);
+    if (!n) return fallback;
+    std::string_view s = n->scalar;
+    if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+    double v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (n->kind != config::Node::Kind::scalar || n->quoted || s.empty() || ec != std::errc() ||
+        end != s.data() + s.size() || !std::isfinite(v)) {
+        error(n->mark, fmt::format("{} must be a number", where(key)));
+        return fallback;
+    }
+    if (v < min || v > max) {
+        error(n->mark, fmt::format("{} must be between {} and {}, got {}", where(key), min, max, n->scalar));
+        return fallback;
+    }
+    return v;
+}
+
+std::string ParamReader::string(std::string_view key, std::string fallback) {
+    const config::Node* n = value(key);
+    if (!n) return fallback;
+    if (n->kind != config::Node::Kind::scalar) {
+        error(n->mark, fmt::format("{} must be a string", where(key)));
+        return fallback;
+    }
+    return n->scalar;
+}
+
+void ParamReader::finish() {
+    if (!is_map_) return;
+    const auto& p = spec_.parameters;
+    for (size_t i = 0; i < p.entries.size(); ++i) {
+        if (used_[i]) continue;
+        const std::string& key = p.entries[i].first;
+        const config::Mark& mark = i < p.key_marks.size() ? p.key_marks[i] : p.entries[i].second.mark;
+        std::string msg = fmt::format("unknown parameter '{}' for plugin '{}' (type '{}')", key,
+                                      plugin_name(spec_), spec_.type);
+        if (const auto near = closest_name(key, known_); !near.empty())
+            msg += fmt::format(" (did you mean '{}'?)", near);
+        else if (known_.empty())
+            msg += "; it takes no parameters";
+        error(mark, std::move(msg));
+    }
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+    // Two-row dynamic programme; names are short, so the rows are too.
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            const size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+        }
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+std::string_view closest_name(std::string_view word, const std::vector<std::string_view>& names) {
+    std::string_view best;
+    size_t best_d = static_cast<size_t>(-1);
+    for (std::string_view n : names) {
+        const size_t d = edit_distance(word, n);
+        if (d < best_d) {
+            best_d = d;
+            best = n;
+        }
+    }
+    const size_t limit = std::max<size_t>(2, word.size() / 3);
+    return best_d <= limit ? best : std::string_view{};
+}
+
+}  // namespace infergate::picker

@@ -1,0 +1,167 @@
+// The plugin registry: one table, filled by hand.
+#include "picker/registry.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "picker/builtin_plugins.hpp"
+
+namespace infergate::picker {
+
+namespace {
+
+// Sorted by type name.
+constexpr PluginTypeInfo kImplemented[] = {
+    {ActiveRequest::type_name, PluginKind::scorer, &make_active_request_scorer},
+    {KVCacheUtilizationScorer::type_name, PluginKind::scorer, &make_kv_cache_utilization_scorer},
+    {MaxScorePicker::type_name, PluginKind::picker, &make_max_score_picker},
+    {QueueScorer::type_name, PluginKind::scorer, &make_queue_scorer},
+    {RandomPicker::type_name, PluginKind::picker, &make_random_picker},
+    {SingleProfileHandler::type_name, PluginKind::profile_handler, &make_single_profile_handler},
+};
+
+// Every other type name registered by the reference's registerInTreePlugins
+// (cmd/epp/runner/runner.go at ebab687927f5), constants resolved from their
+// packages; sorted. Includes the non-scheduling ones (data layer, flow
+// control, parsers, admitters): an EndpointPickerConfig may list them in
+// `plugins`, and "not supported yet" is the honest answer for each.
+constexpr std::string_view kReferenceOnly[] = {
+    "agent-identity",
+    "always-disagg-multimodal-decider",
+    "always-disagg-pd-decider",
+    "anthropic-parser",
+    "approx-prefix-cache-producer",
+    "burst-prefix-cache-producer",
+    "by-label",
+    "by-label-selector",
+    "concurrency-detector",
+    "context-length-aware",
+    "core-metrics-extractor",
+    "data-parallel-profile-handler",
+    "dcgm-data-source",
+    "dcgm-extractor",
+    "decode-filter",
+    "destination-endpoint-served-verifier",
+    "disagg-headers-handler",
+    "disagg-profile-handler",
+    "disaggregatedset-rollout-screener",
+    "edf-ordering-policy",
+    "encode-filter",
+    "endpoint-attribute-filter",
+    "endpoint-attribute-scorer",
+    "endpoint-notification-source",
+    "fcfs-ordering-policy",
+    "file-discovery",
+    "global-strict-fairness-policy",
+    "header-based-testing-filter",
+    "header-label-affinity-scorer",
+    "header-profile-handler",
+    "inflight-load-producer",
+    "k8s-notification-source",
+    "label-selector-filter",
+    "latency-scorer",
+    "latency-slo-admitter",
+    "load-aware-scorer",
+    "lora-affinity-scorer",
+    "metrics-data-source",
+    "mm-embeddings-cache-producer",
+    "mm-embeddings-cache-scorer",
+    "models-data-extractor",
+    "models-data-source",
+    "multicluster-approx-prefix-cache-producer",
+    "multicluster-file-discovery",
+    "multicluster-kv-cache-utilization-scorer",
+    "multicluster-metrics-data-source",
+    "multicluster-metrics-extractor",
+    "multicluster-prefix-cache-scorer",
+    "multicluster-queue-scorer",
+    "multicluster-session-affinity-filter",
+    "no-hit-lru-scorer",
+    "openai-parser",
+    "p2p-source-producer",
+    "passthrough-parser",
+    "pd-profile-handler",
+    "precise-prefix-cache-producer",
+    "precise-prefix-cache-scorer",
+    "predicted-latency-producer",
+    "prefill-filter",
+    "prefill-header-handler",
+    "prefix-based-pd-decider",
+    "prefix-cache-affinity-filter",
+    "prefix-cache-scorer",
+    "priority-holdback-policy",
+    "priority-then-time-eviction-order-policy",
+    "probabilistic-admitter",
+    "program-aware-fairness",
+    "request-attribute-reporter",
+    "round-robin-fairness-policy",
+    "running-requests-size-scorer",
+    "session-affinity-filter",
+    "session-affinity-scorer",
+    "session-id-producer",
+    "sglanghttp-parser",
+    "sheddable-eviction-filter",
+    "slo-deadline-ordering-policy",
+    "slo-headroom-tier-filter",
+    "soft-reflective-ceiling-policy",
+    "static-usage-limit-policy",
+    "token-load-scorer",
+    "token-producer",
+    "tokenizer",
+    "topology-affinity-filter",
+    "topology-affinity-scorer",
+    "topology-extractor",
+    "utilization-detector",
+    "utilization-filter",
+    "vertexai-parser",
+    "vllmgrpc-parser",
+    "vllmhttp-parser",
+    "weighted-random-picker",
+};
+
+std::vector<std::string_view> all_known_types() {
+    std::vector<std::string_view> names;
+    names.reserve(std::size(kImplemented) + std::size(kReferenceOnly));
+    for (const auto& t : kImplemented) names.push_back(t.type);
+    for (const auto& t : kReferenceOnly) names.push_back(t);
+    return names;
+}
+
+}  // namespace
+
+std::span<const PluginTypeInfo> implemented_plugin_types() { return kImplemented; }
+
+std::span<const std::string_view> reference_only_plugin_types() { return kReferenceOnly; }
+
+const PluginTypeInfo* find_plugin_type(std::string_view type) {
+    for (const auto& t : kImplemented)
+        if (t.type == type) return &t;
+    return nullptr;
+}
+
+std::unique_ptr<Plugin> make_plugin(const config::PluginSpec& spec, const std::string& file,
+                                    std::vector<config::ConfigError>& errors) {
+    auto fail = [&](const config::Mark& mark, std::string message) {
+        errors.push_back(config::ConfigError{with_file(mark, file), std::move(message)});
+        return nullptr;
+    };
+    if (spec.type.empty())
+        return fail(spec.mark, fmt::format("plugin '{}' is missing a type", spec.name));
+    const PluginTypeInfo* info = find_plugin_type(spec.type);
+    if (!info) {
+        if (std::binary_search(std::begin(kReferenceOnly), std::end(kReferenceOnly), std::string_view(spec.type)))
+            return fail(spec.type_mark, fmt::format("plugin type '{}' is not supported yet", spec.type));
+        std::string msg = fmt::format("unknown plugin type '{}'", spec.type);
+        if (const auto near = closest_name(spec.type, all_known_types()); !near.empty())
+            msg += fmt::format(" (did you mean '{}'?)", near);
+        return fail(spec.type_mark, std::move(msg));
+    }
+    ParamReader params(spec, file, errors);
+    std::unique_ptr<Plugin> plugin = info->make(spec, params);
+    params.finish();
+    if (!params.ok()) return nullptr;
+    return plugin;
+}
+
+}  // namespace infergate::picker

@@ -1,0 +1,23 @@
+// The admin listener (control thread): /metrics, /healthz, /readyz,
+// /debug/endpoints. Separate port from traffic; not for the internet.
+#pragma once
+
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace infergate::proxy {
+
+class Server;
+
+boost::asio::awaitable<void> serve_admin(Server& server, boost::asio::ip::tcp::socket socket);
+
+// Prometheus text exposition of everything infergate measures.
+std::string render_metrics(Server& server);
+
+// JSON: every endpoint with its last metrics, their age, in-flight count
+// and last score.
+std::string render_debug_endpoints(const Server& server);
+
+}  // namespace infergate::proxy

@@ -1,0 +1,305 @@
+#include "proxy/downstream.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include <ctime>
+#include <vector>
+
+#include "proxy/http_codec.hpp"
+#include "proxy/openai_body.hpp"
+#include "proxy/request_ctx.hpp"
+#include "proxy/responses.hpp"
+
+namespace infergate::proxy {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+// Bytes read from a client per read call. The parser copies what it keeps
+// (head fields, body) so the buffer only ever holds unparsed bytes.
+static constexpr size_t kReadChunk = 16 * 1024;
+
+DownstreamConn::DownstreamConn(Worker& w, asio::ip::tcp::socket socket)
+    : w_(w), socket_(std::move(socket)), timer_(w.ioc()) {
+    w_.add(this);
+    error_code ec;
+    auto ep = socket_.remote_endpoint(ec);
+    if (!ec) peer_ip_ = ep.address().to_string();
+    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+DownstreamConn::~DownstreamConn() { w_.remove(this); }
+
+void DownstreamConn::start() { park(); }
+
+void DownstreamConn::close() {
+    if (closed_) return;
+    closed_ = true;
+    error_code ec;
+    socket_.close(ec);
+    timer_.cancel();
+}
+
+void DownstreamConn::close_if_idle() {
+    if (parked_) close();
+}
+
+// --- parking ---------------------------------------------------------------
+
+void DownstreamConn::park() {
+    if (closed_) return;
+    parked_ = true;
+    arm(Phase::idle, w_.runtime()->config->timeouts.keepalive_idle);
+    socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                       [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
+}
+
+void DownstreamConn::on_readable(error_code ec) {
+    parked_ = false;
+    if (ec || closed_ || timed_out_) {
+        close();
+        return;
+    }
+    if (w_.draining()) {
+        // Bytes arrived on a connection we are about to close: the client
+        // gets its answer (with Connection: close) rather than a reset.
+    }
+    timed_out_ = false;
+    arm(Phase::header, w_.runtime()->config->timeouts.header_read);
+    asio::co_spawn(w_.ioc(), serve(), [self = shared_from_this()](std::exception_ptr e) {
+        // serve() handles every expected failure itself; an exception here
+        // is a bug or an allocation failure and costs only this connection.
+        if (e || self->closed_) {
+            self->close();
+            return;
+        }
+        self->park();
+    });
+}
+
+// --- deadlines -------------------------------------------------------------
+
+void DownstreamConn::arm(Phase phase, std::chrono::milliseconds d) {
+    phase_ = phase;
+    deadline_ = Clock::now() + d;
+    // A later deadline than the pending expiry needs no timer operation:
+    // the handler re-waits when it fires early. Only an earlier one re-arms.
+    if (timer_pending_ && timer_expiry_ <= deadline_) return;
+    wait_timer();
+}
+
+void DownstreamConn::wait_timer() {
+    timer_expiry_ = deadline_;
+    timer_.expires_at(deadline_);
+    timer_pending_ = true;
+    uint64_t gen = ++timer_gen_;
+    timer_.async_wait(
+        [self = shared_from_this(), gen](error_code ec) { self->on_timer(ec, gen); });
+}
+
+void DownstreamConn::on_timer(error_code ec, uint64_t gen) {
+    if (gen != timer_gen_) return;  // superseded by a re-arm
+    timer_pending_ = false;
+    if (ec || closed_) return;
+    if (Clock::now() < deadline_) {
+        wait_timer();
+        return;
+    }
+    timed_out_ = true;
+    error_code ig;
+    socket_.cancel(ig);
+    if (upstream_) upstream_->cancel(ig);
+}
+
+// --- writing ---------------------------------------------------------------
+
+asio::awaitable<error_code> DownstreamConn::write(std::string_view data) {
+    error_code ec;
+    co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    co_return ec;
+}
+
+asio::awaitable<bool> DownstreamConn::respond(RequestCtx& rq, int status, std::string_view message,
+                                              std::string_view extra_headers) {
+    rq.status = status;
+    bool keep = rq.client_keep_alive && !w_.draining() && status != 408 && status < 500 &&
+                status != 413 && status != 431 && status != 414;
+    // 5xx from the proxy itself keep the connection: nothing is wrong with
+    // the client. Only errors that leave unread bytes behind close it.
+    if (status >= 500 && rq.client_keep_alive && !w_.draining()) keep = true;
+    std::string extra = fmt::format("x-request-id: {}\r\n{}", rq.request_id, extra_headers);
+    std::string resp = error_response(status, message, keep, extra);
+    rq.bytes_out += resp.size();
+    arm(Phase::write, w_.runtime()->config->timeouts.header_read);
+    error_code ec = co_await write(resp);
+    finish(rq);
+    co_return keep && !ec;
+}
+
+// --- reading requests -------------------------------------------------------
+
+asio::awaitable<void> DownstreamConn::serve() {
+    std::shared_ptr<const Runtime> rt = w_.runtime();
+    const config::Config& cfg = *rt->config;
+    ParserLimits limits{cfg.limits.max_header_bytes, cfg.limits.max_headers,
+                        cfg.limits.max_uri_bytes, cfg.limits.max_body_bytes};
+    HttpParser parser(HttpParser::Kind::request, HttpParser::BodyMode::collect, limits);
+    std::vector<char> buf(kReadChunk);
+    size_t begin = 0, end = 0;
+    bool continue_sent = false;
+
+    for (;;) {
+        while (!parser.message_complete() && !parser.failed()) {
+            if (begin == end) {
+                error_code ec;
+                size_t n = co_await socket_.async_read_some(
+                    asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+                if (ec || timed_out_) {
+                    if (timed_out_ && (phase_ == Phase::header || phase_ == Phase::body) &&
+                        parser.started()) {
+                        RequestCtx rq;
+                        rq.start = Clock::now();
+                        rq.runtime = rt;
+                        rq.client_keep_alive = false;
+                        w_.stats().count_downstream_error(phase_ == Phase::header ? "header_timeout"
+                                                                                 : "body_timeout");
+                        timed_out_ = false;
+                        co_await respond(rq, 408, phase_ == Phase::header
+                                                      ? "request header not received in time"
+                                                      : "request body not received in time");
+                    }
+                    close();
+                    co_return;
+                }
+                begin = 0;
+                end = n;
+            }
+            size_t used = parser.feed({buf.data() + begin, end - begin});
+            begin += used;
+            if (parser.head_complete() && phase_ == Phase::header) {
+                arm(Phase::body, cfg.timeouts.body_read);
+                auto expect = parser.head().find("expect");
+                if (expect && !parser.message_complete() && !continue_sent &&
+                    iequals(*expect, "100-continue")) {
+                    continue_sent = true;
+                    co_await write("HTTP/1.1 100 Continue\r\n\r\n");
+                }
+            }
+        }
+        if (parser.failed()) {
+            RequestCtx rq;
+            rq.start = Clock::now();
+            rq.runtime = rt;
+            rq.client_keep_alive = false;  // unread bytes may follow: close
+            w_.stats().count_downstream_error("bad_request");
+            co_await respond(rq, parser.error_status(), parser.error_reason());
+            close();
+            co_return;
+        }
+        bool keep = co_await handle(parser);
+        if (!keep || closed_) {
+            error_code ig;
+            socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ig);
+            close();
+            co_return;
+        }
+        parser.next_message();
+        continue_sent = false;
+        if (begin == end) co_return;  // nothing pipelined: park
+        arm(Phase::header, cfg.timeouts.header_read);
+    }
+}
+
+// --- routing ----------------------------------------------------------------
+
+static std::string make_request_id(std::minstd_rand& rng) {
+    // 128 random bits as a UUIDv4-shaped string.
+    uint32_t a = static_cast<uint32_t>(rng()), b = static_cast<uint32_t>(rng());
+    uint32_t c = static_cast<uint32_t>(rng()), d = static_cast<uint32_t>(rng());
+    return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:04x}{:08x}", a, b >> 16, b & 0xfff,
+                       (c >> 16 & 0x3fff) | 0x8000, c & 0xffff, d);
+}
+
+asio::awaitable<bool> DownstreamConn::handle(HttpParser& parser) {
+    RequestCtx rq;
+    rq.start = Clock::now();
+    rq.runtime = w_.runtime();
+    MessageHead& head = parser.head();
+    std::string& body = parser.body();
+    rq.head = &head;
+    rq.client_keep_alive = head.keep_alive;
+    rq.is_head = head.method == HTTP_HEAD;
+    rq.bytes_in = body.size();
+    auto rid = head.find("x-request-id");
+    rq.request_id = rid && !rid->empty() && rid->size() <= 200 ? std::string(*rid)
+                                                               : make_request_id(w_.rng());
+    std::string_view url = head.url();
+    rq.path = url.substr(0, url.find('?'));
+
+    if (head.method == HTTP_GET && rq.path == "/v1/models") {
+        rq.status = 200;
+        std::string resp = json_response(200, rq.runtime->models_json, rq.client_keep_alive,
+                                         "x-request-id: " + rq.request_id + "\r\n");
+        rq.bytes_out = resp.size();
+        arm(Phase::write, rq.runtime->config->timeouts.header_read);
+        error_code ec = co_await write(resp);
+        finish(rq);
+        co_return !ec && rq.client_keep_alive && !w_.draining();
+    }
+
+    // Every POST is an OpenAI-style request: its body must name a model.
+    OpenAiFields fields;
+    bool has_model = false;
+    if (head.method == HTTP_POST || !body.empty()) {
+        fields = parse_openai_body(body);
+        if (fields.error != OpenAiFields::Error::none)
+            co_return co_await respond(rq, 400, describe(fields.error));
+        rq.model = fields.model;
+        has_model = true;
+    }
+
+    rq.route = rq.runtime->match(rq.path, head, has_model ? &rq.model : nullptr);
+    if (!rq.route) co_return co_await respond(rq, 404, "no route matches this request");
+    const RuntimeBackend& be = choose_backend(*rq.route, static_cast<uint32_t>(w_.rng()()));
+    rq.pool = &rq.runtime->pools[be.pool];
+    if (has_model && *be.model_rewrite && **be.model_rewrite != rq.model) {
+        rewrite_model(body, fields, **be.model_rewrite);
+        rq.model = **be.model_rewrite;
+    }
+    co_return co_await forward(rq, body);
+}
+
+// --- access log and statistics ----------------------------------------------
+
+void DownstreamConn::finish(RequestCtx& rq) {
+    double dur = std::chrono::duration<double>(Clock::now() - rq.start).count();
+    WorkerStats& st = w_.stats();
+    st.request_duration.observe(dur);
+    if (rq.ttfb_s >= 0) st.time_to_first_byte.observe(rq.ttfb_s);
+    const std::string none;
+    st.count_request({rq.route ? rq.route->cfg->name : none, rq.pool ? rq.pool->cfg->name : none,
+                      rq.endpoint ? rq.endpoint->id() : none, rq.status});
+    if (!w_.shared().access_log.enabled()) return;
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char ts[32];
+    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::string line = fmt::format(
+        R"({{"time":"{}","request_id":{},"route":{},"pool":{},"endpoint":{},"model":{},"status":{},"bytes_in":{},"bytes_out":{},"duration_ms":{:.3f},"ttfb_ms":{},"picker_reason":{}}})"
+        "\n",
+        ts, json_quote(rq.request_id), json_quote(rq.route ? rq.route->cfg->name : none),
+        json_quote(rq.pool ? rq.pool->cfg->name : none),
+        json_quote(rq.endpoint ? rq.endpoint->id() : none), json_quote(rq.model), rq.status,
+        rq.bytes_in, rq.bytes_out, dur * 1e3,
+        rq.ttfb_s >= 0 ? fmt::format("{:.3f}", rq.ttfb_s * 1e3) : std::string("null"),
+        json_quote(rq.picker_reason));
+    w_.shared().access_log.write(line);
+}
+
+}  // namespace infergate::proxy

@@ -1,0 +1,96 @@
+// One client connection, from accept to close, on one worker.
+//
+// Memory: an idle keep-alive connection is parked: it holds its socket, one
+// timer and this object, but no read buffer and no coroutine frame. It
+// waits on socket.async_wait(wait_read); when bytes arrive, serve() runs
+// as a coroutine that owns the read buffer and the parser, answers every
+// request the bytes carry (pipelined ones in order), and returns, parking
+// the connection again.
+//
+// Deadlines: one timer per connection enforces whichever deadline the
+// current phase has (header read, body read, idle, upstream connect,
+// upstream response header, stream idle, write). When it fires it cancels
+// the pending socket operations (downstream and the active upstream one);
+// the coroutine sees `timed_out_` and answers 408/504 or closes.
+//
+// Lifetime: shared_ptr, held by whichever handler is pending (the park
+// wait, the coroutine, the timer). Only this worker's thread touches it.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "proxy/worker.hpp"
+
+namespace infergate::proxy {
+
+class HttpParser;
+class MessageHead;
+struct RequestCtx;
+struct UpstreamConn;
+
+class DownstreamConn : public std::enable_shared_from_this<DownstreamConn> {
+public:
+    DownstreamConn(Worker& w, boost::asio::ip::tcp::socket socket);
+    ~DownstreamConn();
+    DownstreamConn(const DownstreamConn&) = delete;
+    DownstreamConn& operator=(const DownstreamConn&) = delete;
+
+    void start();
+    // Drain: close now if parked; an active connection closes after its
+    // current response (it answers with Connection: close).
+    void close_if_idle();
+
+private:
+    enum class Phase {
+        idle, header, body, upstream_connect, upstream_header, stream, write
+    };
+    using Clock = std::chrono::steady_clock;
+
+    void park();
+    void on_readable(boost::system::error_code ec);
+    void close();
+
+    // Deadline handling (one timer, see the header comment).
+    void arm(Phase phase, std::chrono::milliseconds d);
+    void wait_timer();
+    void on_timer(boost::system::error_code ec, uint64_t gen);
+
+    boost::asio::awaitable<void> serve();
+    // Answers one complete request; returns whether to keep the connection.
+    boost::asio::awaitable<bool> handle(HttpParser& parser);
+    boost::asio::awaitable<bool> forward(RequestCtx& rq, std::string& body);
+    enum class Exchange { done_keep, done_close, retry_fresh, failed };
+    boost::asio::awaitable<Exchange> exchange(RequestCtx& rq, UpstreamConn& uc,
+                                              const std::string& head, const std::string& body);
+    boost::asio::awaitable<std::unique_ptr<UpstreamConn>> connect(RequestCtx& rq,
+                                                                  boost::system::error_code& ec);
+    boost::asio::awaitable<bool> respond(RequestCtx& rq, int status, std::string_view message,
+                                         std::string_view extra_headers = {});
+    boost::asio::awaitable<boost::system::error_code> write(std::string_view data);
+
+    std::string upstream_head(RequestCtx& rq, size_t body_size) const;
+    void finish(RequestCtx& rq);
+
+    Worker& w_;
+    boost::asio::ip::tcp::socket socket_;
+    boost::asio::steady_timer timer_;
+    Clock::time_point deadline_{};
+    Clock::time_point timer_expiry_{};
+    uint64_t timer_gen_ = 0;
+    bool timer_pending_ = false;
+    Phase phase_ = Phase::idle;
+    bool timed_out_ = false;
+    bool parked_ = false;
+    bool closed_ = false;
+    boost::asio::ip::tcp::socket* upstream_ = nullptr;  // active upstream, for cancellation
+    std::string peer_ip_;
+};
+
+}  // namespace infergate::proxy

@@ -1,0 +1,431 @@
+// The upstream half of a request: pick an endpoint, take or open a
+// keep-alive connection to it, send the request, and stream the response
+// back to the client as it arrives.
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include "proxy/downstream.hpp"
+#include "proxy/http_codec.hpp"
+#include "proxy/request_ctx.hpp"
+#include "proxy/responses.hpp"
+
+namespace infergate::proxy {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using asio::ip::tcp;
+
+static constexpr size_t kUpstreamReadChunk = 16 * 1024;
+
+// Hop-by-hop fields (RFC 9110 7.6.1) and fields the proxy sets itself.
+static bool is_hop_by_hop(std::string_view n) {
+    static constexpr std::string_view hop[] = {"connection", "keep-alive", "proxy-connection",
+                                               "te", "trailer", "transfer-encoding", "upgrade"};
+    for (auto h : hop)
+        if (iequals(n, h)) return true;
+    return false;
+}
+
+// Fields named by the Connection header are hop-by-hop too.
+static bool listed_in_connection(const MessageHead& h, std::string_view name) {
+    auto conn = h.find("connection");
+    if (!conn) return false;
+    std::string_view v = *conn;
+    while (!v.empty()) {
+        size_t comma = v.find(',');
+        std::string_view tok = v.substr(0, comma);
+        while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
+        while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+        if (iequals(tok, name)) return true;
+        if (comma == std::string_view::npos) break;
+        v.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
+static bool ip_in(const std::string& ip, const std::vector<config::Cidr>& nets) {
+    error_code ec;
+    auto a = asio::ip::make_address(ip, ec);
+    if (ec) return false;
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    for (const config::Cidr& c : nets) {
+        unsigned char bytes[16];
+        size_t len;
+        if (a.is_v4() && !c.v6) {
+            auto b = a.to_v4().to_bytes();
+            std::copy(b.begin(), b.end(), bytes);
+            len = 4;
+        } else if (a.is_v6() && c.v6) {
+            auto b = a.to_v6().to_bytes();
+            std::copy(b.begin(), b.end(), bytes);
+            len = 16;
+        } else {
+            continue;
+        }
+        int bits = c.prefix_len;
+        bool match = true;
+        for (size_t i = 0; i < len && bits > 0; ++i, bits -= 8) {
+            unsigned char mask = bits >= 8 ? 0xff : static_cast<unsigned char>(0xff << (8 - bits));
+            if ((bytes[i] & mask) != (c.bytes[i] & mask)) {
+                match = false;
+                break;
+            }
+        }
+        if (match) return true;
+    }
+    return false;
+}
+
+std::string DownstreamConn::upstream_head(RequestCtx& rq, size_t body_size) const {
+    const MessageHead& h = *rq.head;
+    static const char* const methods[] = {"DELETE", "GET", "HEAD", "POST", "PUT"};
+    std::string_view method = h.method >= 0 && h.method <= 4
+                                  ? methods[h.method]
+                                  : llhttp_method_name(static_cast<llhttp_method_t>(h.method));
+    std::string out;
+    out.reserve(256 + h.url().size() + 64 * h.size());
+    out.append(method).append(" ").append(h.url()).append(" HTTP/1.1\r\n");
+    std::optional<std::string_view> xff;
+    for (size_t i = 0; i < h.size(); ++i) {
+        std::string_view n = h.name(i);
+        if (is_hop_by_hop(n) || listed_in_connection(h, n) || iequals(n, "content-length") ||
+            iequals(n, "expect") || iequals(n, "x-forwarded-proto") || iequals(n, "x-request-id"))
+            continue;
+        if (iequals(n, "x-forwarded-for")) {
+            if (!xff) xff = h.value(i);
+            continue;
+        }
+        out.append(n).append(": ").append(h.value(i)).append("\r\n");
+    }
+    // X-Forwarded-For: appended to only when the peer is a trusted proxy;
+    // otherwise whatever the client claimed is replaced by what we saw.
+    if (xff && ip_in(peer_ip_, rq.runtime->config->trusted_proxies))
+        out.append("X-Forwarded-For: ").append(*xff).append(", ").append(peer_ip_).append("\r\n");
+    else
+        out.append("X-Forwarded-For: ").append(peer_ip_).append("\r\n");
+    out.append("X-Forwarded-Proto: http\r\n");
+    out.append("X-Request-Id: ").append(rq.request_id).append("\r\n");
+    if (body_size > 0 || h.method == HTTP_POST || h.method == HTTP_PUT)
+        out.append("Content-Length: ").append(std::to_string(body_size)).append("\r\n");
+    out.append("\r\n");
+    return out;
+}
+
+asio::awaitable<std::unique_ptr<UpstreamConn>> DownstreamConn::connect(RequestCtx& rq,
+                                                                       error_code& ec) {
+    auto uc = std::make_unique<UpstreamConn>(w_.ioc());
+    uc->endpoint = rq.endpoint->id();
+    const config::Address& a = rq.endpoint->config().address;
+    arm(Phase::upstream_connect, rq.runtime->config->timeouts.upstream_connect);
+    error_code aec;
+    auto addr = asio::ip::make_address(a.host, aec);
+    upstream_ = &uc->socket;
+    if (!aec) {
+        co_await uc->socket.async_connect(tcp::endpoint(addr, a.port),
+                                          asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+        tcp::resolver resolver(w_.ioc());
+        auto results = co_await resolver.async_resolve(
+            a.host, std::to_string(a.port), asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec)
+            co_await asio::async_connect(uc->socket, results,
+                                         asio::redirect_error(asio::use_awaitable, ec));
+    }
+    upstream_ = nullptr;
+    if (timed_out_) {
+        ec = asio::error::timed_out;
+        timed_out_ = false;
+    }
+    if (!ec) {
+        error_code ig;
+        uc->socket.set_option(tcp::no_delay(true), ig);
+    }
+    co_return uc;
+}
+
+namespace {
+
+// Releases the in-flight count and the global upstream slot on every path.
+struct InFlight {
+    std::atomic<int64_t>* counter = nullptr;
+    void take(std::atomic<int64_t>& c) {
+        release();
+        counter = &c;
+        c.fetch_add(1, std::memory_order_relaxed);
+    }
+    void release() {
+        if (counter) counter->fetch_sub(1, std::memory_order_relaxed);
+        counter = nullptr;
+    }
+    ~InFlight() { release(); }
+};
+
+enum class Framing { length, chunked, close_delimited, none };
+
+// Appends the buffers that carry `pieces` to the client in `framing`.
+void frame(std::vector<asio::const_buffer>& out, std::string& chunk_head,
+           const std::vector<std::string_view>& pieces, Framing framing) {
+    size_t total = 0;
+    for (auto p : pieces) total += p.size();
+    if (total == 0) return;
+    if (framing == Framing::chunked) {
+        chunk_head = fmt::format("{:x}\r\n", total);
+        out.emplace_back(chunk_head.data(), chunk_head.size());
+    }
+    for (auto p : pieces) out.emplace_back(p.data(), p.size());
+    if (framing == Framing::chunked) out.emplace_back("\r\n", 2);
+}
+
+}  // namespace
+
+asio::awaitable<bool> DownstreamConn::forward(RequestCtx& rq, std::string& body) {
+    const config::Config& cfg = *rq.runtime->config;
+    std::atomic<int64_t>& slots = w_.shared().upstream_requests;
+    InFlight slot;
+    slot.take(slots);
+    if (slots.load(std::memory_order_relaxed) > static_cast<int64_t>(cfg.limits.max_upstream_requests)) {
+        slot.release();
+        w_.stats().count_downstream_error("upstream_limit");
+        co_return co_await respond(rq, 503, "too many concurrent upstream requests",
+                                   "Retry-After: 1\r\n");
+    }
+    picker::SchedulingRequest sreq{rq.request_id, rq.model, rq.path};
+    const picker::EndpointState* exclude = nullptr;
+    bool connect_failed = false;
+    InFlight in_flight;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        picker::PickResult pr = rq.pool->picker->pick(sreq, Clock::now(), exclude, w_.scratch());
+        if (pr.status != picker::PickResult::Status::ok) {
+            if (connect_failed) break;
+            if (pr.status == picker::PickResult::Status::no_fresh_metrics)
+                co_return co_await respond(
+                    rq, 503,
+                    fmt::format("no endpoint of pool '{}' has fresh metrics (failure_mode: fail_close)",
+                                rq.pool->cfg->name));
+            co_return co_await respond(
+                rq, 503, fmt::format("no healthy endpoint in pool '{}'", rq.pool->cfg->name));
+        }
+        rq.endpoint = pr.endpoint;
+        rq.picker_reason = pr.reason;
+        in_flight.take(rq.endpoint->in_flight);
+        std::string head = upstream_head(rq, body.size());
+        std::unique_ptr<UpstreamConn> uc = w_.upstreams().take(rq.endpoint->id());
+        for (int fresh = 0; fresh < 2; ++fresh) {
+            if (!uc) {
+                error_code ec;
+                uc = co_await connect(rq, ec);
+                if (ec) {
+                    w_.stats().count_upstream_error(rq.endpoint->id(), ec == asio::error::timed_out
+                                                                           ? "connect_timeout"
+                                                                           : "connect_failed");
+                    rq.endpoint->down.store(true, std::memory_order_relaxed);
+                    exclude = rq.endpoint;
+                    connect_failed = true;
+                    uc.reset();
+                    break;
+                }
+                rq.endpoint->down.store(false, std::memory_order_relaxed);
+            }
+            Exchange r = co_await exchange(rq, *uc, head, body);
+            if (r == Exchange::retry_fresh && fresh == 0) {
+                w_.stats().count_upstream_error(rq.endpoint->id(), "stale_keepalive");
+                uc.reset();
+                continue;
+            }
+            if (uc->socket.is_open()) w_.upstreams().give_back(std::move(uc));
+            co_return r == Exchange::done_keep;
+        }
+    }
+    co_return co_await respond(rq, 502, "could not connect to an upstream endpoint");
+}
+
+asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& rq,
+                                                                   UpstreamConn& uc,
+                                                                   const std::string& head,
+                                                                   const std::string& body) {
+    const config::Config& cfg = *rq.runtime->config;
+    error_code ec;
+    arm(Phase::upstream_header, cfg.timeouts.upstream_response_header);
+    upstream_ = &uc.socket;
+    std::array<asio::const_buffer, 2> req{asio::buffer(head), asio::buffer(body)};
+    co_await asio::async_write(uc.socket, req, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+        upstream_ = nullptr;
+        error_code ig;
+        uc.socket.close(ig);
+        if (timed_out_) {
+            timed_out_ = false;
+            w_.stats().count_upstream_error(uc.endpoint, "response_timeout");
+            co_await respond(rq, 504, "upstream did not answer in time");
+            co_return Exchange::done_close;
+        }
+        if (uc.reused) co_return Exchange::retry_fresh;
+        w_.stats().count_upstream_error(uc.endpoint, "write_failed");
+        bool keep = co_await respond(rq, 502, "upstream connection failed");
+        co_return keep ? Exchange::done_keep : Exchange::done_close;
+    }
+
+    ParserLimits limits{64 * 1024, 100, 8 * 1024, UINT64_MAX};
+    HttpParser rp(HttpParser::Kind::response, HttpParser::BodyMode::pieces, limits);
+    rp.expect_no_body(rq.is_head);
+    std::vector<char> buf(kUpstreamReadChunk);
+    std::vector<asio::const_buffer> out;
+    std::string chunk_head, resp_head;
+    bool head_sent = false, any_byte = false, keep_client = false;
+    Framing framing = Framing::none;
+
+    for (;;) {
+        size_t n = co_await uc.socket.async_read_some(asio::buffer(buf),
+                                                      asio::redirect_error(asio::use_awaitable, ec));
+        if (ec && ec != asio::error::eof) {
+            // fallthrough to the failure handling below
+        }
+        bool eof = ec == asio::error::eof;
+        if (!ec) any_byte = true;
+        if (ec && !(eof && head_sent)) {
+            upstream_ = nullptr;
+            error_code ig;
+            uc.socket.close(ig);
+            bool was_timeout = timed_out_;
+            timed_out_ = false;
+            if (!head_sent) {
+                if (!any_byte && uc.reused && !was_timeout) co_return Exchange::retry_fresh;
+                w_.stats().count_upstream_error(uc.endpoint, was_timeout ? "response_timeout"
+                                                                        : "closed_before_response");
+                bool keep = co_await respond(rq, was_timeout ? 504 : 502,
+                                             was_timeout ? "upstream did not answer in time"
+                                                         : "upstream closed the connection before responding");
+                co_return keep ? Exchange::done_keep : Exchange::done_close;
+            }
+            // Mid-body failure: the client must see a broken response, not
+            // a clean end, so no terminating chunk and the connection closes.
+            rq.truncated = true;
+            w_.stats().streams_truncated.fetch_add(1, std::memory_order_relaxed);
+            w_.stats().count_upstream_error(uc.endpoint, was_timeout ? "stream_idle_timeout"
+                                                                     : "closed_mid_stream");
+            finish(rq);
+            close();
+            co_return Exchange::failed;
+        }
+        if (eof) {
+            rp.finish();  // completes a close-delimited body
+            if (!rp.message_complete()) {
+                upstream_ = nullptr;
+                rq.truncated = true;
+                w_.stats().streams_truncated.fetch_add(1, std::memory_order_relaxed);
+                w_.stats().count_upstream_error(uc.endpoint, "closed_mid_stream");
+                finish(rq);
+                close();
+                co_return Exchange::failed;
+            }
+        } else {
+            size_t off = 0;
+            while (off < n) {
+                off += rp.feed({buf.data() + off, n - off});
+                const MessageHead& h = rp.head();
+                // Interim 1xx responses (other than 101) are not forwarded.
+                if (rp.message_complete() && h.status >= 100 && h.status < 200 && h.status != 101) {
+                    rp.next_message();
+                    rp.expect_no_body(rq.is_head);
+                    continue;
+                }
+                break;
+            }
+            if (rp.failed()) {
+                upstream_ = nullptr;
+                error_code ig;
+                uc.socket.close(ig);
+                w_.stats().count_upstream_error(uc.endpoint, "bad_response");
+                if (!head_sent) {
+                    bool keep = co_await respond(rq, 502, "upstream sent an invalid response");
+                    co_return keep ? Exchange::done_keep : Exchange::done_close;
+                }
+                rq.truncated = true;
+                w_.stats().streams_truncated.fetch_add(1, std::memory_order_relaxed);
+                finish(rq);
+                close();
+                co_return Exchange::failed;
+            }
+        }
+
+        out.clear();
+        if (!head_sent && rp.head_complete()) {
+            const MessageHead& h = rp.head();
+            rq.status = h.status;
+            rq.ttfb_s = std::chrono::duration<double>(Clock::now() - rq.start).count();
+            bool bodiless = rq.is_head || h.status == 204 || h.status == 304 ||
+                            (h.status >= 100 && h.status < 200);
+            if (bodiless)
+                framing = Framing::none;
+            else if (h.chunked)
+                framing = rq.head->http_minor >= 1 ? Framing::chunked : Framing::close_delimited;
+            else if (h.content_length)
+                framing = Framing::length;
+            else
+                framing = rq.head->http_minor >= 1 ? Framing::chunked : Framing::close_delimited;
+            keep_client = rq.client_keep_alive && !w_.draining() &&
+                          framing != Framing::close_delimited;
+            resp_head.clear();
+            resp_head.append(fmt::format("HTTP/1.1 {} {}\r\n", h.status, reason_phrase(h.status)));
+            for (size_t i = 0; i < h.size(); ++i) {
+                std::string_view nm = h.name(i);
+                if (is_hop_by_hop(nm) || listed_in_connection(h, nm) ||
+                    iequals(nm, "x-gateway-destination-endpoint-served"))
+                    continue;
+                if (framing != Framing::length && iequals(nm, "content-length") && !bodiless) continue;
+                resp_head.append(nm).append(": ").append(h.value(i)).append("\r\n");
+            }
+            if (framing == Framing::chunked) resp_head.append("Transfer-Encoding: chunked\r\n");
+            if (!rp.head().find("x-request-id"))
+                resp_head.append("x-request-id: ").append(rq.request_id).append("\r\n");
+            resp_head.append("x-gateway-destination-endpoint-served: ")
+                .append(uc.endpoint)
+                .append("\r\n");
+            if (!keep_client) resp_head.append("Connection: close\r\n");
+            resp_head.append("\r\n");
+            out.emplace_back(resp_head.data(), resp_head.size());
+            head_sent = true;
+        }
+        if (head_sent) {
+            frame(out, chunk_head, rp.pieces(), framing);
+            if (rp.message_complete() && framing == Framing::chunked) out.emplace_back("0\r\n\r\n", 5);
+        }
+        if (!out.empty()) {
+            arm(Phase::stream, cfg.timeouts.stream_idle);
+            size_t bytes = co_await asio::async_write(socket_, out,
+                                                      asio::redirect_error(asio::use_awaitable, ec));
+            rq.bytes_out += bytes;
+            if (ec) {
+                // The client went away: drop the upstream request with it.
+                upstream_ = nullptr;
+                error_code ig;
+                uc.socket.close(ig);
+                w_.stats().count_downstream_error(timed_out_ ? "write_timeout" : "client_disconnected");
+                finish(rq);
+                close();
+                co_return Exchange::failed;
+            }
+        }
+        if (rp.message_complete()) {
+            upstream_ = nullptr;
+            if (!rp.head().keep_alive || eof) {
+                error_code ig;
+                uc.socket.close(ig);
+            }
+            finish(rq);
+            co_return keep_client ? Exchange::done_keep : Exchange::done_close;
+        }
+        arm(Phase::stream, cfg.timeouts.stream_idle);
+    }
+}
+
+}  // namespace infergate::proxy

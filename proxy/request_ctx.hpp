@@ -1,0 +1,40 @@
+// Everything one request carries through the proxy, from its parsed head
+// to the access log line. Lives in the serving coroutine's frame.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "picker/endpoint.hpp"
+#include "proxy/http_codec.hpp"
+#include "proxy/runtime.hpp"
+
+namespace infergate::proxy {
+
+struct RequestCtx {
+    using Clock = std::chrono::steady_clock;
+
+    Clock::time_point start;
+    std::shared_ptr<const Runtime> runtime;  // the snapshot it started with
+    const MessageHead* head = nullptr;
+    std::string request_id;
+    std::string_view path;
+    std::string model;
+    bool client_keep_alive = true;
+    bool is_head = false;
+
+    const RuntimeRoute* route = nullptr;
+    const RuntimePool* pool = nullptr;
+    picker::EndpointState* endpoint = nullptr;
+    std::string_view picker_reason;
+
+    int status = 0;
+    uint64_t bytes_in = 0;
+    uint64_t bytes_out = 0;
+    double ttfb_s = -1;
+    bool truncated = false;
+};
+
+}  // namespace infergate::proxy

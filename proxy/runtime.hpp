@@ -1,0 +1,74 @@
+// The immutable snapshot the workers route and pick with: a validated
+// Config plus, per pool, the live endpoint states and its scheduler.
+//
+// Built by the control thread at start and at each reload, then handed to
+// every worker by value (shared_ptr<const Runtime>); a request keeps the
+// snapshot it started with. Endpoint states are carried over from the
+// previous snapshot when a pool keeps an endpoint, so in-flight counts and
+// scraped metrics survive a reload.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "config/loader.hpp"
+#include "picker/endpoint.hpp"
+#include "picker/scheduler.hpp"
+
+namespace infergate::proxy {
+
+class MessageHead;
+
+struct RuntimeBackend {
+    size_t pool;  // index into Runtime::pools
+    uint32_t weight;
+    const std::optional<std::string>* model_rewrite;
+};
+
+struct RuntimeRoute {
+    const config::Route* cfg;
+    std::vector<RuntimeBackend> backends;
+    uint32_t total_weight = 0;
+};
+
+struct RuntimePool {
+    const config::Pool* cfg;
+    std::unique_ptr<picker::PoolPicker> picker;
+};
+
+struct Runtime {
+    std::shared_ptr<const config::Config> config;
+    std::vector<RuntimePool> pools;
+    std::vector<RuntimeRoute> routes;
+    std::string models_json;  // the /v1/models answer
+    uint64_t generation = 0;
+
+    // First route (file order) whose path, headers and model match.
+    // `model` is null when the request carries none.
+    const RuntimeRoute* match(std::string_view path, const MessageHead& head,
+                              const std::string* model) const;
+};
+
+// Endpoint states by (pool, address); owned by the control thread.
+using EndpointRegistry = std::map<std::string, std::shared_ptr<picker::EndpointState>>;
+
+struct RuntimeBuild {
+    std::shared_ptr<const Runtime> runtime;  // null on errors
+    std::vector<config::ConfigError> errors;
+};
+
+// Builds schedulers (validating every plugin) and reuses endpoint states
+// from `registry`, which is replaced by the new set on success.
+RuntimeBuild build_runtime(std::shared_ptr<const config::Config> cfg, EndpointRegistry& registry,
+                           uint64_t generation);
+
+// The backend a request goes to: weighted random choice.
+const RuntimeBackend& choose_backend(const RuntimeRoute& route, uint32_t random);
+
+}  // namespace infergate::proxy

@@ -1,0 +1,248 @@
+"""Integration-test harness: real infergate and infergate-sim processes on
+loopback, each listening on port 0 and reporting its bound ports in a ready
+file. Every wait is bounded in time; every process is killed at exit.
+
+Binaries come from the environment (set by meson):
+  INFERGATE      path to build/infergate
+  INFERGATE_SIM  path to build/bench/infergate-sim
+"""
+
+import atexit
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+INFERGATE = os.environ.get("INFERGATE", "build/infergate")
+SIM = os.environ.get("INFERGATE_SIM", "build/bench/infergate-sim")
+MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+
+_procs = []
+_tmp = tempfile.TemporaryDirectory(prefix="infergate-it-")
+
+
+def _cleanup():
+    for p in _procs:
+        if p.poll() is None:
+            p.kill()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+atexit.register(_cleanup)
+
+
+def tmp_path(name):
+    return os.path.join(_tmp.name, name)
+
+
+def wait_for(cond, timeout=10.0, interval=0.01, what="condition"):
+    """Polls cond() until truthy; bounded by timeout. Returns its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _read_ready(path, proc, timeout=15.0):
+    def ready():
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited early with {proc.returncode}")
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    return wait_for(ready, timeout=timeout, what=f"ready file {path}")
+
+
+class Sim:
+    """One infergate-sim replica."""
+
+    def __init__(self, name, *args):
+        self.name = name
+        ready = tmp_path(f"sim-{name}-{len(_procs)}.json")
+        self.log = open(tmp_path(f"sim-{name}.log"), "w")
+        self.proc = subprocess.Popen(
+            [SIM, "--port", "0", "--ready-file", ready, "--name", name, *args],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        _procs.append(self.proc)
+        self.port = _read_ready(ready, self.proc)["port"]
+        self.address = f"127.0.0.1:{self.port}"
+
+    def post(self, path, obj):
+        return request("127.0.0.1", self.port, "POST", path, json.dumps(obj))
+
+    def stats(self):
+        st, _, body = request("127.0.0.1", self.port, "GET", "/sim/stats")
+        assert st == 200, body
+        return json.loads(body)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(timeout=5)
+
+
+class Proxy:
+    """One infergate process with a config written from `config_text`."""
+
+    def __init__(self, config_text, name="proxy"):
+        self.config_path = tmp_path(f"{name}.yaml")
+        with open(self.config_path, "w") as f:
+            f.write(config_text)
+        self.ready = tmp_path(f"{name}-ready.json")
+        self.log_path = tmp_path(f"{name}.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [INFERGATE, "--config", self.config_path, "--ready-file", self.ready],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        _procs.append(self.proc)
+        info = _read_ready(self.ready, self.proc)
+        self.port = info["listeners"]["main"]
+        self.admin_port = info["admin"]
+
+    def rewrite_config(self, config_text):
+        with open(self.config_path, "w") as f:
+            f.write(config_text)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def admin(self, path):
+        return request("127.0.0.1", self.admin_port, "GET", path)
+
+    def debug_endpoints(self):
+        st, _, body = self.admin("/debug/endpoints")
+        assert st == 200, body
+        return json.loads(body)
+
+    def wait_fresh(self, n, timeout=10.0):
+        """Waits until n endpoints have fresh metrics."""
+        def fresh():
+            eps = [e for p in self.debug_endpoints()["pools"] for e in p["endpoints"]]
+            return sum(1 for e in eps if e["fresh"]) >= n
+        wait_for(fresh, timeout=timeout, what=f"{n} endpoints with fresh metrics")
+
+    def stop(self, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+
+def request(host, port, method, path, body=None, headers=None, timeout=10):
+    """One request on a fresh connection: (status, headers dict, body str)."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        h = {"Content-Type": "application/json"} if body is not None else {}
+        h.update(headers or {})
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        data = r.read().decode()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def chat_body(content="Hello there", stream=False, max_tokens=8, model=MODEL):
+    return json.dumps({
+        "model": model,
+        "messages": [{"role": "user", "content": content}],
+        "stream": stream,
+        "max_tokens": max_tokens,
+    })
+
+
+def raw_exchange(port, data, timeout=5.0, read_until_close=True):
+    """Sends raw bytes; returns everything received until close or timeout."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not read_until_close and b"\r\n\r\n" in out:
+                break
+        return out
+    finally:
+        s.close()
+
+
+def status_of(raw):
+    line = raw.split(b"\r\n", 1)[0].decode(errors="replace")
+    parts = line.split(" ")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def pool_yaml(name, sims, extra=""):
+    eps = "\n".join(f"      - address: {s.address}" for s in sims)
+    return f"""  - name: {name}
+    engine: vllm
+    scrape_interval: 50ms
+    metrics_staleness: 500ms
+{extra}    endpoints:
+{eps}
+"""
+
+
+def base_config(pools, routes=None, extra=""):
+    """A config with listener 'main' and admin on port 0."""
+    if routes is None:
+        first = pools[0][0]
+        routes = f"""  - name: all
+    match:
+      path_prefix: /
+    backends:
+      - pool: {first}
+"""
+    pools_text = "".join(pool_yaml(n, s, x) for n, s, x in pools)
+    return f"""workers: 2
+listeners:
+  - name: main
+    address: 127.0.0.1:0
+admin:
+  address: 127.0.0.1:0
+access_log:
+  path: stdout
+{extra}routes:
+{routes}pools:
+{pools_text}"""
+
+
+def run(tests):
+    """Runs test functions in order; exits non-zero on the first failure."""
+    for t in tests:
+        started = time.monotonic()
+        try:
+            t()
+        except Exception:
+            import traceback
+            traceback.print_exc()
+            print(f"FAIL {t.__name__}", flush=True)
+            _cleanup()
+            sys.exit(1)
+        print(f"ok   {t.__name__} ({time.monotonic() - started:.2f}s)", flush=True)
+    _cleanup()
