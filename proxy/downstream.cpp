@@ -132,7 +132,9 @@ asio::awaitable<bool> DownstreamConn::respond(RequestCtx& rq, int status, std::s
     // 5xx from the proxy itself keep the connection: nothing is wrong with
     // the client. Only errors that leave unread bytes behind close it.
     if (status >= 500 && rq.client_keep_alive && !w_.draining()) keep = true;
-    std::string extra = fmt::format("x-request-id: {}\r\n{}", rq.request_id, extra_headers);
+    std::string extra = rq.request_id.empty()
+                            ? std::string(extra_headers)
+                            : fmt::format("x-request-id: {}\r\n{}", rq.request_id, extra_headers);
     std::string resp = error_response(status, message, keep, extra);
     rq.bytes_out += resp.size();
     arm(Phase::write, w_.runtime()->config->timeouts.header_read);

@@ -137,6 +137,14 @@ int HttpParser::on_header_value(llhttp_t* p, const char* at, size_t n) {
     if (!s->add_header_bytes(n))
         return s->fail(s->kind_ == Kind::request ? 431 : 502, "header section too large");
     if (h.fields_.empty()) return s->fail(400, "header value without a name");
+    // llhttp (even strict) accepts obs-fold (RFC 9112 5.2): a value
+    // continued on a line that starts with whitespace. It resumes the value
+    // span after the CRLF, so a value span preceded (past any whitespace)
+    // by a line feed is a folded line. A proxy must not forward it.
+    const char* q = at;
+    while (q > s->feed_begin_ && (q[-1] == ' ' || q[-1] == '\t')) --q;
+    char before = q > s->feed_begin_ ? q[-1] : s->prev_tail_;
+    if (before == '\n') return s->fail(s->kind_ == Kind::request ? 400 : 502, "obsolete line folding in header");
     MessageHead::Field& f = h.fields_.back();
     if (!h.in_value_) {
         f.value_off = static_cast<uint32_t>(h.store_.size());
@@ -213,7 +221,8 @@ int HttpParser::on_message_complete(llhttp_t* p) {
 static int status_for(llhttp_errno_t e) {
     switch (e) {
         case HPE_INVALID_METHOD: return 501;
-        case HPE_INVALID_VERSION: return 505;
+        // A malformed version token is a bad request line; a well-formed
+        // but unsupported version (HTTP/2.0) gets 505 from validate_head().
         case HPE_INVALID_TRANSFER_ENCODING: return 501;
         default: return 400;
     }
@@ -222,7 +231,9 @@ static int status_for(llhttp_errno_t e) {
 size_t HttpParser::feed(std::string_view data) {
     if (error_status_ != 0 || message_complete_) return 0;
     pieces_.clear();
+    feed_begin_ = data.data();
     llhttp_errno_t e = llhttp_execute(&parser_, data.data(), data.size());
+    if (!data.empty()) prev_tail_ = data.back();
     if (e == HPE_OK) return data.size();
     const char* pos = llhttp_get_error_pos(&parser_);
     size_t consumed = pos ? static_cast<size_t>(pos - data.data()) : 0;

@@ -124,6 +124,8 @@ private:
     std::string body_;
     std::vector<std::string_view> pieces_;
     uint32_t header_bytes_ = 0;
+    const char* feed_begin_ = nullptr;  // start of the buffer being parsed
+    char prev_tail_ = 0;                // last byte of the previous feed
     bool head_complete_ = false;
     bool message_complete_ = false;
     bool started_ = false;

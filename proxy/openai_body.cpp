@@ -32,13 +32,12 @@ OpenAiFields parse_openai_body(std::string& body) {
         return out;
     }
     sj::ondemand::object obj;
-    sj::ondemand::json_type type;
-    if (doc.type().get(type) != sj::SUCCESS) {
-        out.error = OpenAiFields::Error::not_json;
-        return out;
-    }
-    if (type != sj::ondemand::json_type::object || doc.get_object().get(obj) != sj::SUCCESS) {
-        out.error = OpenAiFields::Error::not_object;
+    if (doc.get_object().get(obj) != sj::SUCCESS) {
+        // An object that fails to parse is broken JSON; anything else
+        // (an array, a string, a bare word) is simply not an object.
+        size_t i = body.find_first_not_of(" \t\r\n");
+        out.error = i != std::string::npos && body[i] == '{' ? OpenAiFields::Error::not_json
+                                                             : OpenAiFields::Error::not_object;
         return out;
     }
     int models = 0;

@@ -63,12 +63,15 @@ std::string token_text(std::uint64_t seed, RequestId id, std::uint32_t from, std
 net::awaitable<bool> stream_response(ServerState& st, beast::tcp_stream& stream,
                                      const std::shared_ptr<RequestStream>& s,
                                      const ResponseMeta& meta, const CompletionRequest& creq,
-                                     Usage usage, bool keep_alive) {
+                                     Usage usage, bool keep_alive, bool chunked) {
+    // HTTP/1.0 clients cannot read chunked framing: they get the raw event
+    // stream delimited by the connection close.
+    if (!chunked) keep_alive = false;
     http::response<http::empty_body> res{http::status::ok, 11};
     res.set(http::field::content_type, "text/event-stream; charset=utf-8");
     res.set("x-sim-replica", st.name);
     res.keep_alive(keep_alive);
-    res.chunked(true);
+    res.chunked(chunked);
     http::response_serializer<http::empty_body> sr{res};
     stream.expires_after(kWriteTimeout);
     if (auto [ec, n] = co_await http::async_write_header(stream, sr, use_nothrow); ec) co_return false;
@@ -94,13 +97,16 @@ net::awaitable<bool> stream_response(ServerState& st, beast::tcp_stream& stream,
         }
         if (!batch.empty()) {
             stream.expires_after(kWriteTimeout);
-            auto [ec, n] = co_await net::async_write(stream, http::make_chunk(net::buffer(batch)), use_nothrow);
+            auto [ec, n] = chunked
+                ? co_await net::async_write(stream, http::make_chunk(net::buffer(batch)), use_nothrow)
+                : co_await net::async_write(stream, net::buffer(batch), use_nothrow);
             if (ec) co_return false;
         }
         if (done) break;
         if (!co_await wait_progress(stream, s)) co_return false;
     }
     unwatch_peer(stream, *s);
+    if (!chunked) co_return false;
     stream.expires_after(kWriteTimeout);
     auto [ec, n] = co_await net::async_write(stream, http::make_chunk_last(), use_nothrow);
     co_return !ec && keep_alive;
@@ -171,7 +177,8 @@ net::awaitable<bool> handle_completion(ServerState& st, beast::tcp_stream& strea
     }
     const ResponseMeta meta{api, make_response_id(api, e.seed, s->id), std::time(nullptr), creq.model};
     const Usage usage{prompt_tokens, capped};
-    const bool keep = creq.stream ? co_await stream_response(st, stream, s, meta, creq, usage, keep_alive)
+    const bool chunked = req.version() >= 11;
+    const bool keep = creq.stream ? co_await stream_response(st, stream, s, meta, creq, usage, keep_alive, chunked)
                                   : co_await whole_response(st, stream, s, meta, usage, keep_alive);
     // A failed write or a vanished client leaves the request unfinished.
     if (!s->finished) st.driver.abort(s->id);

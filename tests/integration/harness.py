@@ -169,8 +169,9 @@ def chat_body(content="Hello there", stream=False, max_tokens=8, model=MODEL):
     })
 
 
-def raw_exchange(port, data, timeout=5.0, read_until_close=True):
-    """Sends raw bytes; returns everything received until close or timeout."""
+def raw_exchange(port, data, timeout=5.0):
+    """Sends raw bytes; returns the first response (complete by its
+    Content-Length), or everything until close or timeout otherwise."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
         s.sendall(data)
@@ -184,8 +185,12 @@ def raw_exchange(port, data, timeout=5.0, read_until_close=True):
             if not chunk:
                 break
             out += chunk
-            if not read_until_close and b"\r\n\r\n" in out:
-                break
+            head, sep, body = out.partition(b"\r\n\r\n")
+            if sep and data.count(b"HTTP/1.1\r\n") <= 1:
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length" and len(body) >= int(value):
+                        return out
         return out
     finally:
         s.close()
