@@ -75,6 +75,11 @@ private:
                                          std::string_view extra_headers = {});
     boost::asio::awaitable<boost::system::error_code> write(std::string_view data);
 
+    // While waiting on the upstream, notice a client that hangs up, and
+    // cancel the upstream request with it (readable + peek of 0 bytes).
+    void watch_client();
+    void unwatch_client();
+
     std::string upstream_head(RequestCtx& rq, size_t body_size) const;
     void finish(RequestCtx& rq);
 
@@ -89,6 +94,9 @@ private:
     bool timed_out_ = false;
     bool parked_ = false;
     bool closed_ = false;
+    bool watching_ = false;
+    bool client_gone_ = false;
+    uint64_t watch_gen_ = 0;
     boost::asio::ip::tcp::socket* upstream_ = nullptr;  // active upstream, for cancellation
     std::string peer_ip_;
 };

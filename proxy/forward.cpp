@@ -85,6 +85,32 @@ static bool ip_in(const std::string& ip, const std::vector<config::Cidr>& nets) 
     return false;
 }
 
+void DownstreamConn::watch_client() {
+    watching_ = true;
+    uint64_t gen = ++watch_gen_;
+    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
+        if (gen != self->watch_gen_ || !self->watching_) return;
+        self->watching_ = false;
+        if (ec) return;
+        char c;
+        ssize_t r = ::recv(self->socket_.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            self->client_gone_ = true;
+            error_code ig;
+            if (self->upstream_) self->upstream_->cancel(ig);
+        }
+        // r > 0: a pipelined request; it waits its turn in the kernel.
+    });
+}
+
+void DownstreamConn::unwatch_client() {
+    if (!watching_) return;
+    watching_ = false;
+    ++watch_gen_;
+    error_code ig;
+    socket_.cancel(ig);  // nothing else is pending on the socket here
+}
+
 std::string DownstreamConn::upstream_head(RequestCtx& rq, size_t body_size) const {
     const MessageHead& h = *rq.head;
     static const char* const methods[] = {"DELETE", "GET", "HEAD", "POST", "PUT"};
@@ -274,6 +300,11 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
         co_return keep ? Exchange::done_keep : Exchange::done_close;
     }
 
+    watch_client();
+    struct Unwatch {
+        DownstreamConn* c;
+        ~Unwatch() { c->unwatch_client(); }
+    } unwatch{this};
     ParserLimits limits{64 * 1024, 100, 8 * 1024, UINT64_MAX};
     HttpParser rp(HttpParser::Kind::response, HttpParser::BodyMode::pieces, limits);
     rp.expect_no_body(rq.is_head);
@@ -297,6 +328,15 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
             uc.socket.close(ig);
             bool was_timeout = timed_out_;
             timed_out_ = false;
+            if (client_gone_) {
+                // The client hung up while we waited: drop the upstream
+                // request (its connection is closed above) and the client's.
+                w_.stats().count_downstream_error("client_disconnected");
+                rq.status = rq.status ? rq.status : 499;
+                finish(rq);
+                close();
+                co_return Exchange::failed;
+            }
             if (!head_sent) {
                 if (!any_byte && uc.reused && !was_timeout) co_return Exchange::retry_fresh;
                 w_.stats().count_upstream_error(uc.endpoint, was_timeout ? "response_timeout"
