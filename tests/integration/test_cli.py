@@ -1,0 +1,90 @@
+"""The command line: --version, --help, --check-config (ok and errors as
+FILE:LINE:COL), every shipped example validates, infergate-sim --help."""
+
+import glob
+import os
+import re
+import subprocess
+
+from harness import INFERGATE, SIM, run, tmp_path
+
+SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
+def ig(*args):
+    return subprocess.run([INFERGATE, *args], capture_output=True, text=True, timeout=30)
+
+
+def test_version_and_help():
+    r = ig("--version")
+    assert r.returncode == 0 and re.match(r"infergate \d+\.\d+\.\d+", r.stdout), r
+    r = ig("--help")
+    assert r.returncode == 0 and "--check-config" in r.stdout and "--ready-file" in r.stdout
+    r = ig("--bogus")
+    assert r.returncode == 2 and "unknown argument" in r.stderr
+    r = subprocess.run([SIM, "--help"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "--ready-file" in r.stdout
+
+
+def test_examples_validate():
+    files = [f for f in glob.glob(os.path.join(SRC, "config", "examples", "*.yaml"))
+             if "kind: EndpointPickerConfig" not in open(f).read()]
+    assert len(files) >= 3
+    for f in files:
+        r = ig("--check-config", f)
+        assert r.returncode == 0 and r.stdout.strip() == "ok", (f, r.stdout)
+
+
+def test_check_config_errors():
+    path = tmp_path("bad.yaml")
+    with open(path, "w") as f:
+        f.write("""listeners:
+  - name: main
+    address: 127.0.0.1:0
+routes:
+  - name: r
+    backends:
+      - pool: nowhere
+pools:
+  - name: p
+    endpoint:
+      - address: 127.0.0.1:1
+    scheduler:
+      plugins:
+        - type: queue-scorr
+""")
+    r = ig("--check-config", path)
+    assert r.returncode == 1, r
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) >= 2, r.stdout
+    for line in lines:
+        assert re.match(re.escape(path) + r":\d+:\d+: ", line), line
+    assert any(":10:5: unknown key 'endpoint'" in l for l in lines), lines
+
+
+def test_check_config_plugin_errors():
+    path = tmp_path("badplugin.yaml")
+    with open(path, "w") as f:
+        f.write("""listeners:
+  - name: main
+    address: 127.0.0.1:0
+routes:
+  - name: r
+    backends:
+      - pool: p
+pools:
+  - name: p
+    endpoints:
+      - address: 127.0.0.1:1
+    scheduler:
+      plugins:
+        - type: queue-scorr
+""")
+    r = ig("--check-config", path)
+    assert r.returncode == 1, r
+    assert f"{path}:14:17: unknown plugin type 'queue-scorr' (did you mean 'queue-scorer'?)" in r.stdout, r.stdout
+
+
+if __name__ == "__main__":
+    run([test_version_and_help, test_examples_validate, test_check_config_errors,
+         test_check_config_plugin_errors])
