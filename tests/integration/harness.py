@@ -213,7 +213,7 @@ def pool_yaml(name, sims, extra=""):
 """
 
 
-def base_config(pools, routes=None, extra=""):
+def base_config(pools, routes=None, extra="", workers=2):
     """A config with listener 'main' and admin on port 0."""
     if routes is None:
         first = pools[0][0]
@@ -224,7 +224,7 @@ def base_config(pools, routes=None, extra=""):
       - pool: {first}
 """
     pools_text = "".join(pool_yaml(n, s, x) for n, s, x in pools)
-    return f"""workers: 2
+    return f"""workers: {workers}
 listeners:
   - name: main
     address: 127.0.0.1:0
@@ -251,3 +251,47 @@ def run(tests):
             sys.exit(1)
         print(f"ok   {t.__name__} ({time.monotonic() - started:.2f}s)", flush=True)
     _cleanup()
+
+
+class EchoUpstream:
+    """A plain Python HTTP/1.1 upstream on loopback that answers every POST
+    with the request's headers as JSON (to check what infergate forwards),
+    and /metrics with a minimal vLLM page."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                body = (b"vllm:num_requests_waiting 0\nvllm:num_requests_running 0\n"
+                        b"vllm:kv_cache_usage_perc 0\n")
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                req = self.rfile.read(n)
+                out = json.dumps({"headers": [[k.lower(), v] for k, v in self.headers.items()],
+                                  "body": req.decode()}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.send_header("Connection", "keep-alive, X-Upstream-Hop")
+                self.send_header("X-Upstream-Hop", "secret")
+                self.send_header("Keep-Alive", "timeout=5")
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.address = f"127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -1,0 +1,179 @@
+"""Failures the proxy must absorb: stale metrics under fail-open and
+fail-close, a slow upstream (504), a refused connect retried on another
+endpoint, connection and upstream-concurrency caps (503), and the access
+log reopened on SIGUSR1."""
+
+import json
+import os
+import signal
+import socket
+
+from harness import (Proxy, Sim, base_config, chat_body, raw_exchange, request, run,
+                     status_of, tmp_path, wait_for)
+
+
+def post(proxy, **kw):
+    return request("127.0.0.1", proxy.port, "POST", "/v1/chat/completions",
+                   chat_body(max_tokens=1), **kw)
+
+
+def metric(proxy, prefix):
+    _, _, text = proxy.admin("/metrics")
+    return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith(prefix))
+
+
+def test_failure_modes_without_fresh_metrics():
+    sim = Sim("nometrics", "--time-scale", "50")
+    broken = "    metrics_path: /no-such-metrics\n"
+    pools = [("open", [sim], broken),
+             ("closed", [sim], broken + "    failure_mode: fail_close\n")]
+    routes = """  - name: open
+    match:
+      path_prefix: /open/
+    backends:
+      - pool: open
+  - name: closed
+    match:
+      path_prefix: /
+    backends:
+      - pool: closed
+"""
+    p = Proxy(base_config(pools, routes=routes), name="modes")
+    wait_for(lambda: all(not e["last_scrape_ok"] and e["metrics_age_ms"] is None
+                         for pl in p.debug_endpoints()["pools"] for e in pl["endpoints"]),
+             what="failed scrapes")
+    st, h, body = request("127.0.0.1", p.port, "POST", "/open/v1/chat/completions",
+                          chat_body(max_tokens=1))
+    # The simulator answers 404 for the unknown path; the point is that
+    # fail-open reached it.
+    assert st == 404, body
+    assert h["x-gateway-destination-endpoint-served"] == sim.address
+    st, _, body = post(p)
+    assert st == 503, body
+    assert "fresh metrics" in json.loads(body)["error"]["message"]
+    p.stop()
+    sim.kill()
+
+
+def test_upstream_response_timeout_504():
+    sim = Sim("slow")
+    p = Proxy(base_config([("main", [sim], "")],
+                          extra="timeouts:\n  upstream_response_header: 300ms\n"), name="slow")
+    p.wait_fresh(1)
+    sim.post("/sim/delay", {"response_header_ms": 5000})
+    st, _, body = post(p)
+    assert st == 504, body
+    assert json.loads(body)["error"]["code"] == 504
+    sim.post("/sim/delay", {"response_header_ms": 0})
+    st, _, _ = post(p)
+    assert st == 200
+    p.stop()
+    sim.kill()
+
+
+def test_refused_connect_retried_elsewhere():
+    a, b = Sim("ra", "--time-scale", "50"), Sim("rb", "--time-scale", "50")
+    b.post("/sim/load", {"waiting": 20})  # a is preferred while metrics say so
+    # Scrapes are rare here, so a's metrics stay fresh after it dies and
+    # the picker still chooses it: the connect fails and is retried on b.
+    text = base_config([("main", [a, b], "")]).replace(
+        "metrics_staleness: 500ms", "metrics_staleness: 60s").replace(
+        "scrape_interval: 50ms", "scrape_interval: 20s")
+    p = Proxy(text, name="retry")
+    p.wait_fresh(2)
+    a.kill()
+    st, h, body = post(p)
+    assert st == 200, body
+    assert h["x-gateway-destination-endpoint-served"] == b.address
+    assert metric(p, f'infergate_upstream_errors_total{{endpoint="{a.address}",kind="connect_failed"}}') == 1
+    eps = p.debug_endpoints()["pools"][0]["endpoints"]
+    assert next(e for e in eps if e["address"] == a.address)["down"]
+    p.stop()
+    b.kill()
+
+
+def test_connection_cap_503():
+    sim = Sim("cap", "--time-scale", "50")
+    p = Proxy(base_config([("main", [sim], "")], workers=1,
+                          extra="limits:\n  max_connections_per_worker: 2\n"), name="cap")
+    p.wait_fresh(1)
+    held = [socket.create_connection(("127.0.0.1", p.port), timeout=5) for _ in range(2)]
+    # The two connections are accepted (parked, idle) before the third.
+    wait_for(lambda: metric(p, "infergate_connections_open") == 2, what="two open connections")
+    out = raw_exchange(p.port, b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(out) == 503, out
+    for s in held:
+        s.close()
+    wait_for(lambda: metric(p, "infergate_connections_open") == 0, what="connections closed")
+    st, _, _ = post(p)
+    assert st == 200
+    p.stop()
+    sim.kill()
+
+
+def test_upstream_concurrency_cap_503():
+    sim = Sim("ucap")
+    p = Proxy(base_config([("main", [sim], "")],
+                          extra="limits:\n  max_upstream_requests: 1\n"), name="ucap")
+    p.wait_fresh(1)
+    sim.post("/sim/delay", {"response_header_ms": 20000})
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+    body = chat_body(max_tokens=1).encode()
+    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    wait_for(lambda: p.debug_endpoints()["pools"][0]["endpoints"][0]["in_flight"] == 1,
+             what="first request in flight")
+    st, h, body = post(p)
+    assert st == 503, body
+    assert h.get("retry-after") == "1"
+    s.close()
+    sim.post("/sim/delay", {"response_header_ms": 0})
+    wait_for(lambda: post(p)[0] == 200, what="slot released")
+    p.stop()
+    sim.kill()
+
+
+def test_access_log_reopen_on_sigusr1():
+    sim = Sim("log", "--time-scale", "50")
+    path = tmp_path("access.log")
+    p = Proxy(base_config([("main", [sim], "")]).replace("path: stdout", f"path: {path}"),
+              name="logs")
+    p.wait_fresh(1)
+    post(p, headers={"X-Request-Id": "before-rotate"})
+    wait_for(lambda: os.path.exists(path) and "before-rotate" in open(path).read(),
+             what="first log line")
+    os.rename(path, path + ".1")
+    p.signal(signal.SIGUSR1)
+    wait_for(lambda: "access log reopened" in p.log_text(), what="reopen")
+    post(p, headers={"X-Request-Id": "after-rotate"})
+    wait_for(lambda: os.path.exists(path) and "after-rotate" in open(path).read(),
+             what="line in the new file")
+    assert "after-rotate" not in open(path + ".1").read()
+    line = json.loads(open(path).read().splitlines()[0])
+    assert line["request_id"] == "after-rotate" and line["status"] == 200
+    p.stop()
+    sim.kill()
+
+
+def test_metrics_families():
+    sim = Sim("m", "--time-scale", "50")
+    p = Proxy(base_config([("main", [sim], "")]), name="metrics")
+    p.wait_fresh(1)
+    assert post(p)[0] == 200
+    _, _, text = p.admin("/metrics")
+    for fam in ("infergate_requests_total", "infergate_request_duration_seconds_bucket",
+                "infergate_time_to_first_byte_seconds_count", "infergate_endpoint_queue_size",
+                "infergate_endpoint_kv_cache_usage", "infergate_endpoint_in_flight",
+                "infergate_upstream_errors_total", "infergate_config_reloads_total"):
+        assert fam in text, fam
+    assert (f'infergate_requests_total{{endpoint="{sim.address}",pool="main",route="all",'
+            f'status="200"}} 1') in text, text
+    p.stop()
+    sim.kill()
+
+
+if __name__ == "__main__":
+    run([test_failure_modes_without_fresh_metrics, test_upstream_response_timeout_504,
+         test_refused_connect_retried_elsewhere, test_connection_cap_503,
+         test_upstream_concurrency_cap_503, test_access_log_reopen_on_sigusr1,
+         test_metrics_families])
