@@ -101,8 +101,12 @@ net::awaitable<bool> stream_response(ServerState& st, beast::tcp_stream& stream,
                 ? co_await net::async_write(stream, http::make_chunk(net::buffer(batch)), use_nothrow)
                 : co_await net::async_write(stream, net::buffer(batch), use_nothrow);
             if (ec) co_return false;
+            if (done) break;
+            // Tokens produced while the write was suspended woke nobody:
+            // look again before waiting.
+            continue;
         }
-        if (done) break;
+        // Nothing ready and no suspension since the check: safe to wait.
         if (!co_await wait_progress(stream, s)) co_return false;
     }
     unwatch_peer(stream, *s);

@@ -23,7 +23,9 @@ namespace infergate::sim {
 
 // One request's view of its progress, shared by the driver (writer) and the
 // connection coroutine (reader). The coroutine waits on `wake`, which the
-// driver cancels whenever something changed.
+// driver cancels whenever something changed. A cancel with no wait pending
+// is lost, so the reader must check the fields and start its wait with no
+// suspension in between (single thread: nothing else runs meanwhile).
 struct RequestStream {
     explicit RequestStream(const boost::asio::any_io_executor& ex) : wake(ex) {
         wake.expires_at(boost::asio::steady_timer::time_point::max());

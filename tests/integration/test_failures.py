@@ -160,6 +160,9 @@ def test_metrics_families():
     p = Proxy(base_config([("main", [sim], "")]), name="metrics")
     p.wait_fresh(1)
     assert post(p)[0] == 200
+    # The worker counts a request once its last byte is written, which can
+    # be just after the client has read it: wait for the count.
+    wait_for(lambda: 'status="200"} 1' in p.admin("/metrics")[2], what="request counted")
     _, _, text = p.admin("/metrics")
     for fam in ("infergate_requests_total", "infergate_request_duration_seconds_bucket",
                 "infergate_time_to_first_byte_seconds_count", "infergate_endpoint_queue_size",

@@ -1,0 +1,140 @@
+// parse_openai_body, rewrite_model and json_quote.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "proxy/openai_body.hpp"
+
+using namespace infergate::proxy;
+using E = OpenAiFields::Error;
+
+namespace {
+
+OpenAiFields parse(std::string body) { return parse_openai_body(body); }
+
+}  // namespace
+
+TEST_CASE("fields are extracted from the top-level object") {
+    struct Case {
+        std::string body;
+        std::string model, user;
+        bool stream, prompt, messages;
+    };
+    const Case cases[] = {
+        {R"({"model":"llama"})", "llama", "", false, false, false},
+        {R"({"model":"llama","stream":true,"user":"u-1","prompt":"hi"})", "llama", "u-1", true, true, false},
+        {R"({"messages":[{"role":"user","content":"x"}],"model":"gpt","stream":false})", "gpt", "", false, false, true},
+        {" \n{ \"model\" : \"m\" , \"stream\" : true }\n ", "m", "", true, false, false},
+        // Nested "model" keys belong to other objects.
+        {R"({"messages":[{"model":"inner"}],"model":"outer","meta":{"model":"x","user":"y"}})", "outer", "", false, false, true},
+        // Escapes are decoded.
+        {R"({"model":"mo\"del"})", "mo\"del", "", false, false, false},
+        {R"({"model":"caf\u00e9 \u2603 \ud83d\ude00"})", "caf\xc3\xa9 \xe2\x98\x83 \xf0\x9f\x98\x80", "", false, false, false},
+        {R"({"model":"a\\b\/c\n"})", "a\\b/c\n", "", false, false, false},
+        {R"({"mod\u0065l":"k"})", "k", "", false, false, false},
+        // Values of the wrong type are ignored for optional fields.
+        {R"({"model":"m","stream":"yes","user":7,"prompt":null})", "m", "", false, true, false},
+        {R"({"model":""})", "", "", false, false, false},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.body);
+        OpenAiFields f = parse(c.body);
+        CHECK(f.error == E::none);
+        CHECK(f.model == c.model);
+        CHECK(f.user == c.user);
+        CHECK(f.stream == c.stream);
+        CHECK(f.has_prompt == c.prompt);
+        CHECK(f.has_messages == c.messages);
+        // The token found is the model's JSON string, quotes included.
+        REQUIRE(f.model_pos + f.model_len <= c.body.size());
+        REQUIRE(f.model_len >= 2);
+        CHECK(c.body[f.model_pos] == '"');
+        CHECK(c.body[f.model_pos + f.model_len - 1] == '"');
+    }
+}
+
+TEST_CASE("bad bodies are refused with the right error") {
+    struct Case {
+        std::string body;
+        E error;
+    };
+    const Case cases[] = {
+        {"", E::not_json},
+        {"   ", E::not_json},
+        {"model=llama", E::not_object},
+        {"{", E::not_json},
+        {R"({"model":"a")", E::not_json},
+        {R"({"model":"a",)", E::not_json},
+        {R"({"model":"a)", E::not_json},
+        {R"({"model" "a"})", E::not_json},
+        {R"({"model":"a"} x)", E::not_json},
+        {R"({"model":"a"}{})", E::not_json},
+        {R"({"model":"a"}])", E::not_json},
+        {"{\"model\":\"\xff\"}", E::not_json},  // invalid UTF-8
+        {R"(["model","a"])", E::not_object},
+        {R"("model")", E::not_object},
+        {"42", E::not_object},
+        {"null", E::not_object},
+        {"{}", E::no_model},
+        {R"({"Model":"a","messages":[{"model":"b"}]})", E::no_model},
+        {R"({"model":1})", E::model_not_string},
+        {R"({"model":null})", E::model_not_string},
+        {R"({"model":["a"]})", E::model_not_string},
+        {R"({"model":{"name":"a"}})", E::model_not_string},
+        {R"({"model":"a","model":"a"})", E::duplicate_model},
+        {R"({"model":"a","mod\u0065l":"b"})", E::duplicate_model},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.body);
+        OpenAiFields f = parse(c.body);
+        CHECK(f.error == c.error);
+        CHECK(describe(f.error) != describe(E::none));
+    }
+}
+
+TEST_CASE("rewrite_model replaces exactly the model token") {
+    struct Case {
+        std::string body, model, expected;
+    };
+    const Case cases[] = {
+        {R"({"model":"a","stream":true})", "bb", R"({"model":"bb","stream":true})"},
+        {"{ \"model\" :\t\"a\"  ,\n \"x\": 1 }", "new", "{ \"model\" :\t\"new\"  ,\n \"x\": 1 }"},
+        {R"({"x":{"model":"a"},"model":"a"})", "b", R"({"x":{"model":"a"},"model":"b"})"},
+        {R"({"model":"mo\"del"})", "plain", R"({"model":"plain"})"},
+        {R"({"model":"a"})", "q\"uote\\back\nnl\x01", R"({"model":"q\"uote\\back\nnl\u0001"})"},
+        {R"({"model":"a"})", "", R"({"model":""})"},
+        {R"({"model":"a"})", "caf\xc3\xa9", "{\"model\":\"caf\xc3\xa9\"}"},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.body);
+        CAPTURE(c.model);
+        std::string body = c.body;
+        OpenAiFields f = parse_openai_body(body);
+        REQUIRE(f.error == E::none);
+        rewrite_model(body, f, c.model);
+        CHECK(body == c.expected);
+        OpenAiFields again = parse_openai_body(body);
+        CHECK(again.error == E::none);
+        CHECK(again.model == c.model);
+        CHECK(again.stream == f.stream);
+    }
+}
+
+TEST_CASE("json_quote escapes what JSON requires") {
+    CHECK(json_quote("") == R"("")");
+    CHECK(json_quote("abc") == R"("abc")");
+    CHECK(json_quote("a\"b\\c") == R"("a\"b\\c")");
+    CHECK(json_quote("\n\r\t") == R"("\n\r\t")");
+    CHECK(json_quote(std::string_view("\0\x1f\x7f", 3)) == "\"\\u0000\\u001f\x7f\"");
+    CHECK(json_quote("\xe2\x98\x83/") == "\"\xe2\x98\x83/\"");
+    // Every control character round-trips through a JSON parser.
+    for (int c = 0; c < 0x20; ++c) {
+        CAPTURE(c);
+        std::string s = "x";
+        s.push_back(static_cast<char>(c));
+        std::string body = "{\"model\":" + json_quote(s) + "}";
+        OpenAiFields f = parse_openai_body(body);
+        CHECK(f.error == E::none);
+        CHECK(f.model == s);
+    }
+}
