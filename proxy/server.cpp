@@ -1,5 +1,6 @@
 #include "proxy/server.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -135,7 +136,15 @@ bool Server::start() {
 void Server::accept_admin() {
     admin_->async_accept([this](error_code ec, tcp::socket s) {
         if (ec == asio::error::operation_aborted || !admin_->is_open()) return;
-        if (!ec) asio::co_spawn(ioc_, serve_admin(*this, std::move(s)), asio::detached);
+        if (ec) {
+            // Out of descriptors: back off instead of spinning on the error.
+            auto t = std::make_shared<asio::steady_timer>(ioc_, std::chrono::milliseconds(50));
+            t->async_wait([this, t](error_code) {
+                if (admin_ && admin_->is_open()) accept_admin();
+            });
+            return;
+        }
+        asio::co_spawn(ioc_, serve_admin(*this, std::move(s)), asio::detached);
         accept_admin();
     });
 }
@@ -241,7 +250,18 @@ void Server::finish() {
     ioc_.stop();
 }
 
+// Connections need descriptors: raise the soft limit to the hard one, as
+// HAProxy does, rather than fail accepts at the default 1024.
+static void raise_fd_limit() {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) log_warn("cannot raise the file descriptor limit");
+    }
+}
+
 int Server::run() {
+    raise_fd_limit();
     if (!start()) {
         finish();
         return 1;

@@ -3,6 +3,7 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
@@ -67,25 +68,31 @@ void Worker::join() {
 void Worker::accept_loop(tcp::acceptor& acc) {
     acc.async_accept([this, &acc](error_code ec, tcp::socket sock) {
         if (ec == asio::error::operation_aborted || !acc.is_open()) return;
-        if (!ec) {
-            stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
-            if (conns_.size() >= runtime_->config->limits.max_connections_per_worker) {
-                // Over the cap: answer 503 and close rather than queue.
-                stats_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
-                auto s = std::make_shared<tcp::socket>(std::move(sock));
-                auto msg = std::make_shared<std::string>(
-                    error_response(503, "too many connections", false, "Retry-After: 1\r\n"));
-                asio::async_write(*s, asio::buffer(*msg), [s, msg](error_code, size_t) {
-                    error_code ig;
-                    s->shutdown(tcp::socket::shutdown_both, ig);
-                    s->close(ig);
-                });
-            } else {
-                std::make_shared<DownstreamConn>(*this, std::move(sock))->start();
-            }
-        } else if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
-            // Out of file descriptors: keep accepting later rather than spin.
+        if (ec) {
+            // Out of descriptors or buffers: accepting again at once would
+            // spin on the same error. Back off briefly; the connections
+            // already open keep being served meanwhile.
             stats_.count_downstream_error("accept_failed");
+            auto t = std::make_shared<asio::steady_timer>(ioc_, std::chrono::milliseconds(50));
+            t->async_wait([this, &acc, t](error_code) {
+                if (acc.is_open()) accept_loop(acc);
+            });
+            return;
+        }
+        stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+        if (conns_.size() >= runtime_->config->limits.max_connections_per_worker) {
+            // Over the cap: answer 503 and close rather than queue.
+            stats_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+            auto s = std::make_shared<tcp::socket>(std::move(sock));
+            auto msg = std::make_shared<std::string>(
+                error_response(503, "too many connections", false, "Retry-After: 1\r\n"));
+            asio::async_write(*s, asio::buffer(*msg), [s, msg](error_code, size_t) {
+                error_code ig;
+                s->shutdown(tcp::socket::shutdown_both, ig);
+                s->close(ig);
+            });
+        } else {
+            std::make_shared<DownstreamConn>(*this, std::move(sock))->start();
         }
         accept_loop(acc);
     });

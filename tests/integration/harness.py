@@ -98,7 +98,7 @@ class Sim:
 class Proxy:
     """One infergate process with a config written from `config_text`."""
 
-    def __init__(self, config_text, name="proxy"):
+    def __init__(self, config_text, name="proxy", wrapper=()):
         self.config_path = tmp_path(f"{name}.yaml")
         with open(self.config_path, "w") as f:
             f.write(config_text)
@@ -106,7 +106,7 @@ class Proxy:
         self.log_path = tmp_path(f"{name}.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [INFERGATE, "--config", self.config_path, "--ready-file", self.ready],
+            [*wrapper, INFERGATE, "--config", self.config_path, "--ready-file", self.ready],
             stdout=self.log, stderr=subprocess.STDOUT)
         _procs.append(self.proc)
         info = _read_ready(self.ready, self.proc)

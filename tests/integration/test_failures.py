@@ -133,6 +133,25 @@ def test_upstream_concurrency_cap_503():
     sim.kill()
 
 
+def test_descriptor_exhaustion_is_survived():
+    sim = Sim("fd", "--time-scale", "50")
+    p = Proxy(base_config([("main", [sim], "")], workers=1), name="fd",
+              wrapper=("prlimit", "--nofile=64:64"))
+    p.wait_fresh(1)
+    socks = []
+    for _ in range(80):  # more than the process can hold
+        socks.append(socket.create_connection(("127.0.0.1", p.port), timeout=5))
+    wait_for(lambda: len(os.listdir(f"/proc/{p.proc.pid}/fd")) >= 60, what="descriptors exhausted")
+    for s in socks:
+        s.close()
+    wait_for(lambda: metric(p, 'infergate_downstream_errors_total{kind="accept_failed"}') > 0,
+             what="accept failures counted")
+    wait_for(lambda: post(p)[0] == 200, what="service after descriptors free up")
+    assert p.proc.poll() is None
+    p.stop()
+    sim.kill()
+
+
 def test_access_log_reopen_on_sigusr1():
     sim = Sim("log", "--time-scale", "50")
     path = tmp_path("access.log")
@@ -178,5 +197,6 @@ def test_metrics_families():
 if __name__ == "__main__":
     run([test_failure_modes_without_fresh_metrics, test_upstream_response_timeout_504,
          test_refused_connect_retried_elsewhere, test_connection_cap_503,
-         test_upstream_concurrency_cap_503, test_access_log_reopen_on_sigusr1,
+         test_upstream_concurrency_cap_503, test_descriptor_exhaustion_is_survived,
+         test_access_log_reopen_on_sigusr1,
          test_metrics_families])
