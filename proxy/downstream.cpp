@@ -64,10 +64,8 @@ void DownstreamConn::on_readable(error_code ec) {
         close();
         return;
     }
-    if (w_.draining()) {
-        // Bytes arrived on a connection we are about to close: the client
-        // gets its answer (with Connection: close) rather than a reset.
-    }
+    // While draining, bytes that arrive still get their answer (with
+    // Connection: close) rather than a reset.
     timed_out_ = false;
     arm(Phase::header, w_.runtime()->config->timeouts.header_read);
     asio::co_spawn(w_.ioc(), serve(), [self = shared_from_this()](std::exception_ptr e) {
@@ -127,11 +125,11 @@ asio::awaitable<error_code> DownstreamConn::write(std::string_view data) {
 asio::awaitable<bool> DownstreamConn::respond(RequestCtx& rq, int status, std::string_view message,
                                               std::string_view extra_headers) {
     rq.status = status;
-    bool keep = rq.client_keep_alive && !w_.draining() && status != 408 && status < 500 &&
-                status != 413 && status != 431 && status != 414;
-    // 5xx from the proxy itself keep the connection: nothing is wrong with
-    // the client. Only errors that leave unread bytes behind close it.
-    if (status >= 500 && rq.client_keep_alive && !w_.draining()) keep = true;
+    // Errors that may leave unread request bytes behind (a timeout, a body
+    // or head over its limit) close the connection; the others, including
+    // the proxy's own 5xx, keep it: nothing is wrong with the client.
+    bool poisoned = status == 408 || status == 413 || status == 414 || status == 431;
+    bool keep = rq.client_keep_alive && !w_.draining() && !poisoned;
     std::string extra = rq.request_id.empty()
                             ? std::string(extra_headers)
                             : fmt::format("x-request-id: {}\r\n{}", rq.request_id, extra_headers);
