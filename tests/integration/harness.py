@@ -295,3 +295,66 @@ class EchoUpstream:
         self.port = self.server.server_address[1]
         self.address = f"127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+class FlakyKeepAliveUpstream:
+    """An upstream that answers the first POST on each connection with
+    keep-alive, then closes the connection when a second POST arrives on
+    it, without answering: a pooled connection that dies under the
+    proxy's next request. GETs (/metrics) are always answered."""
+
+    def __init__(self):
+        import threading
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.address = f"127.0.0.1:{self.port}"
+        self.posts_answered = 0
+        self.posts_dropped = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                c, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        buf = b""
+        posts = 0
+        c.settimeout(30)
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                head, _, rest = buf.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    k, _, v = line.partition(b":")
+                    if k.strip().lower() == b"content-length":
+                        length = int(v)
+                while len(rest) < length:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    rest += d
+                buf = rest[length:]
+                if head.startswith(b"POST"):
+                    posts += 1
+                    if posts > 1:
+                        self.posts_dropped += 1
+                        return
+                    self.posts_answered += 1
+                    body = b'{"ok":true}'
+                else:
+                    body = b"vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n"
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        finally:
+            c.close()

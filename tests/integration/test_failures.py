@@ -8,7 +8,7 @@ import os
 import signal
 import socket
 
-from harness import (Proxy, Sim, base_config, chat_body, raw_exchange, request, run,
+from harness import (FlakyKeepAliveUpstream, Proxy, Sim, base_config, chat_body, raw_exchange, request, run,
                      status_of, tmp_path, wait_for)
 
 
@@ -90,6 +90,20 @@ def test_refused_connect_retried_elsewhere():
     assert next(e for e in eps if e["address"] == a.address)["down"]
     p.stop()
     b.kill()
+
+
+def test_dead_pooled_connection_retried_on_fresh_one():
+    up = FlakyKeepAliveUpstream()
+    p = Proxy(base_config([("main", [up], "")], workers=1), name="flaky")
+    p.wait_fresh(1)
+    for i in range(3):
+        st, h, body = post(p)
+        assert st == 200, (i, body)
+    # Requests 2 and 3 each found their pooled connection dying under
+    # them and were replayed on a fresh one: nothing reached the client.
+    assert up.posts_dropped == 2 and up.posts_answered == 3
+    assert metric(p, f'infergate_upstream_errors_total{{endpoint="{up.address}",kind="stale_keepalive"}}') == 2
+    p.stop()
 
 
 def test_connection_cap_503():
@@ -196,7 +210,8 @@ def test_metrics_families():
 
 if __name__ == "__main__":
     run([test_failure_modes_without_fresh_metrics, test_upstream_response_timeout_504,
-         test_refused_connect_retried_elsewhere, test_connection_cap_503,
+         test_refused_connect_retried_elsewhere, test_dead_pooled_connection_retried_on_fresh_one,
+         test_connection_cap_503,
          test_upstream_concurrency_cap_503, test_descriptor_exhaustion_is_survived,
          test_access_log_reopen_on_sigusr1,
          test_metrics_families])
