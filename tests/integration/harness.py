@@ -358,3 +358,24 @@ class FlakyKeepAliveUpstream:
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
         finally:
             c.close()
+
+
+def send_raw_post(port, body, path="/v1/chat/completions", timeout=10):
+    """Opens a connection and sends one POST with `body` (bytes)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    return s
+
+
+def open_stream(port, max_tokens):
+    """Starts a streamed chat completion on a raw socket and reads until the
+    first content event is in. Returns (socket, bytes received so far)."""
+    s = send_raw_post(port, chat_body(stream=True, max_tokens=max_tokens).encode())
+    data = b""
+    while b"\r\n\r\n" not in data or b'"content"' not in data.split(b"\r\n\r\n", 1)[1]:
+        c = s.recv(65536)
+        if not c:
+            raise AssertionError(f"closed before the first event: {data!r}")
+        data += c
+    return s, data

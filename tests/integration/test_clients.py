@@ -7,7 +7,8 @@ import socket
 import threading
 import time
 
-from harness import Proxy, Sim, base_config, chat_body, request, run, wait_for
+from harness import (Proxy, Sim, base_config, chat_body, open_stream, request, run,
+                     send_raw_post, wait_for)
 
 proxy = None
 sim = None
@@ -73,10 +74,7 @@ def test_hangup_while_upstream_silent_cancels_it():
     assert sim.post("/sim/delay", {"response_header_ms": 20000})[0] == 200
     try:
         before = metric('infergate_downstream_errors_total{kind="client_disconnected"}')
-        s = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
-        body = chat_body(max_tokens=1).encode()
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-                  + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        s = send_raw_post(proxy.port, chat_body(max_tokens=1).encode())
         wait_for(lambda: in_flight() == 1, what="request in flight")
         s.close()
         # Without cancellation this would stay 1 for the simulator's 20 s.
@@ -87,15 +85,7 @@ def test_hangup_while_upstream_silent_cancels_it():
 
 
 def test_hangup_mid_stream_aborts_upstream():
-    s = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
-    body = chat_body(stream=True, max_tokens=3000).encode()
-    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-    data = b""
-    while b'"content"' not in data:
-        c = s.recv(65536)
-        assert c
-        data += c
+    s, _ = open_stream(proxy.port, max_tokens=3000)
     assert sim.stats()["running"] == 1
     s.close()
     # 3000 tokens take ~20 s of simulated decode; the abort frees it now.

@@ -8,7 +8,7 @@ import os
 import signal
 import socket
 
-from harness import (FlakyKeepAliveUpstream, Proxy, Sim, base_config, chat_body, raw_exchange, request, run,
+from harness import (FlakyKeepAliveUpstream, Proxy, send_raw_post, Sim, base_config, chat_body, raw_exchange, request, run,
                      status_of, tmp_path, wait_for)
 
 
@@ -131,10 +131,7 @@ def test_upstream_concurrency_cap_503():
                           extra="limits:\n  max_upstream_requests: 1\n"), name="ucap")
     p.wait_fresh(1)
     sim.post("/sim/delay", {"response_header_ms": 20000})
-    s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
-    body = chat_body(max_tokens=1).encode()
-    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    s = send_raw_post(p.port, chat_body(max_tokens=1).encode())
     wait_for(lambda: p.debug_endpoints()["pools"][0]["endpoints"][0]["in_flight"] == 1,
              what="first request in flight")
     st, h, body = post(p)

@@ -8,7 +8,7 @@ import json
 import signal
 import socket
 
-from harness import Proxy, Sim, base_config, chat_body, request, run, wait_for
+from harness import Proxy, Sim, base_config, chat_body, open_stream, request, run, wait_for
 
 a = b = None
 proxy = None
@@ -77,15 +77,7 @@ def test_listener_change_refused():
 
 def test_sigterm_drains_in_flight_stream():
     b.post("/sim/hold", {"hold": True})
-    s = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
-    body = chat_body(stream=True, max_tokens=3).encode()
-    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-    data = b""
-    while b'"content"' not in data:
-        c = s.recv(65536)
-        assert c
-        data += c
+    s, data = open_stream(proxy.port, max_tokens=3)
     wait_for(lambda: b.stats()["held"] == 1, what="simulator holding the last event")
     st, _, _ = proxy.admin("/readyz")
     assert st == 200

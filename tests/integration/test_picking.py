@@ -6,7 +6,7 @@ import http.client
 import json
 import socket
 
-from harness import Proxy, Sim, base_config, chat_body, request, run, wait_for
+from harness import Proxy, Sim, base_config, chat_body, open_stream, request, run, wait_for
 
 sims = {}
 proxy = None
@@ -56,15 +56,7 @@ def read_chunked_until_close(sock, first=b""):
 def test_replica_killed_mid_stream():
     for s in sims.values():
         s.post("/sim/hold", {"hold": True})
-    sock = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
-    body = chat_body(stream=True, max_tokens=4).encode()
-    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-    data = b""
-    while b"\r\n\r\n" not in data or b'"content"' not in data.split(b"\r\n\r\n", 1)[1]:
-        c = sock.recv(65536)
-        assert c, "closed before the first event"
-        data += c
+    sock, data = open_stream(proxy.port, max_tokens=4)
     head = data.split(b"\r\n\r\n", 1)[0].decode()
     assert " 200 " in head.splitlines()[0]
     served = next(l.split(": ", 1)[1] for l in head.splitlines()
