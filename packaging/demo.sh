@@ -5,7 +5,7 @@
 # Ctrl-C stops everything.
 set -eu
 cd "$(dirname "$0")/.."
-./packaging/build.sh
+./packaging/build.sh infergate infergate-sim
 
 pids=""
 cleanup() {
