@@ -86,9 +86,47 @@ int HttpParser::fail(int status, const char* reason) {
     return -1;
 }
 
-bool HttpParser::add_header_bytes(size_t n) {
+// Trailer fields (after a chunked body) are not kept: they would arrive
+// after the head was validated and routed on. Their size is still bounded.
+int HttpParser::trailer_bytes(size_t n) {
     header_bytes_ += static_cast<uint32_t>(std::min<size_t>(n, UINT32_MAX / 2));
-    return header_bytes_ <= limits_.max_header_bytes;
+    if (header_bytes_ > limits_.max_header_bytes)
+        return fail(kind_ == Kind::request ? 431 : 502, "trailer section too large");
+    return 0;
+}
+
+// The byte-level pass over the head section (start line, fields, empty
+// line) that llhttp's callbacks cannot do: llhttp accepts obsolete line
+// folding even in strict mode and skips whitespace without a callback.
+// Any line feed followed by a space or tab inside the head is a folded
+// line (or whitespace before the first field), both refused (RFC 9112
+// 2.2, 5.2). The pass also counts the whole section against
+// max_header_bytes. Returns false after recording the error.
+bool HttpParser::scan_head(std::string_view data) {
+    for (char c : data) {
+        if (++header_bytes_ > limits_.max_header_bytes) {
+            bool uri = kind_ == Kind::request && scan_lines_ == 0;
+            fail(kind_ == Kind::request ? (uri ? 414 : 431) : 502,
+                 uri ? "URI too long" : "header section too large");
+            return false;
+        }
+        if (c == '\r') continue;
+        if (c == '\n') {
+            if (scan_line_len_ == 0 && scan_lines_ > 0) {
+                head_scanned_ = true;  // the empty line: the head ends here
+                return true;
+            }
+            if (scan_line_len_ > 0) ++scan_lines_;  // empty lines before the start line are skipped
+            scan_line_len_ = 0;
+            continue;
+        }
+        if (scan_line_len_ == 0 && scan_lines_ > 0 && (c == ' ' || c == '\t')) {
+            fail(kind_ == Kind::request ? 400 : 502, "obsolete line folding in header");
+            return false;
+        }
+        ++scan_line_len_;
+    }
+    return true;
 }
 
 int HttpParser::on_message_begin(llhttp_t* p) {
@@ -101,25 +139,18 @@ int HttpParser::on_url(llhttp_t* p, const char* at, size_t n) {
     HttpParser* s = self(p);
     MessageHead& h = s->head_;
     if (h.url_len_ + n > s->limits_.max_uri_bytes) return s->fail(414, "URI too long");
-    if (!s->add_header_bytes(n)) return s->fail(431, "request header section too large");
     if (h.url_len_ == 0) h.url_off_ = static_cast<uint32_t>(h.store_.size());
     h.store_.append(at, n);
     h.url_len_ += static_cast<uint32_t>(n);
     return 0;
 }
 
-int HttpParser::on_status(llhttp_t* p, const char*, size_t n) {
-    HttpParser* s = self(p);
-    if (!s->add_header_bytes(n)) return s->fail(502, "response header section too large");
-    return 0;
-}
+int HttpParser::on_status(llhttp_t*, const char*, size_t) { return 0; }
 
 int HttpParser::on_header_field(llhttp_t* p, const char* at, size_t n) {
     HttpParser* s = self(p);
     MessageHead& h = s->head_;
-    // +4 per field accounts for ": " and CRLF in the section size.
-    if (!s->add_header_bytes(n + (h.in_value_ || h.fields_.empty() ? 4 : 0)))
-        return s->fail(s->kind_ == Kind::request ? 431 : 502, "header section too large");
+    if (s->head_complete_) return s->trailer_bytes(n);
     if (h.fields_.empty() || h.in_value_) {
         if (h.fields_.size() >= s->limits_.max_headers)
             return s->fail(s->kind_ == Kind::request ? 431 : 502, "too many header fields");
@@ -134,17 +165,8 @@ int HttpParser::on_header_field(llhttp_t* p, const char* at, size_t n) {
 int HttpParser::on_header_value(llhttp_t* p, const char* at, size_t n) {
     HttpParser* s = self(p);
     MessageHead& h = s->head_;
-    if (!s->add_header_bytes(n))
-        return s->fail(s->kind_ == Kind::request ? 431 : 502, "header section too large");
+    if (s->head_complete_) return s->trailer_bytes(n);
     if (h.fields_.empty()) return s->fail(400, "header value without a name");
-    // llhttp (even strict) accepts obs-fold (RFC 9112 5.2): a value
-    // continued on a line that starts with whitespace. It resumes the value
-    // span after the CRLF, so a value span preceded (past any whitespace)
-    // by a line feed is a folded line. A proxy must not forward it.
-    const char* q = at;
-    while (q > s->feed_begin_ && (q[-1] == ' ' || q[-1] == '\t')) --q;
-    char before = q > s->feed_begin_ ? q[-1] : s->prev_tail_;
-    if (before == '\n') return s->fail(s->kind_ == Kind::request ? 400 : 502, "obsolete line folding in header");
     MessageHead::Field& f = h.fields_.back();
     if (!h.in_value_) {
         f.value_off = static_cast<uint32_t>(h.store_.size());
@@ -176,6 +198,7 @@ int HttpParser::validate_head() {
     }
     if (kind_ == Kind::response) return 0;
     if (h.http_major != 1) return fail(505, "HTTP version not supported");
+    if (h.method == HTTP_CONNECT) return fail(501, "CONNECT is not supported");
     size_t hosts = h.count("host");
     if (hosts > 1) return fail(400, "repeated Host header");
     if (hosts == 0 && h.http_minor >= 1) return fail(400, "missing Host header");
@@ -194,9 +217,19 @@ int HttpParser::on_headers_complete(llhttp_t* p) {
     h.keep_alive = llhttp_should_keep_alive(p) != 0;
     h.chunked = (p->flags & F_CHUNKED) != 0;
     if (p->flags & F_CONTENT_LENGTH) h.content_length = p->content_length;
+    // Upgrades are never honoured: the proxy serves the request as a plain
+    // one (RFC 9110 7.8 lets a server ignore Upgrade) and drops the field
+    // as hop-by-hop, so llhttp must keep parsing HTTP after it.
+    p->upgrade = 0;
     if (s->validate_head() != 0) return -1;
     s->head_complete_ = true;
+    s->header_bytes_ = 0;  // from here on: trailer bytes
     if (s->skip_body_) return 1;
+    // 1xx, 204 and 304 never have a body, whatever Content-Length says
+    // (RFC 9112 6.3); llhttp would otherwise wait for one.
+    if (s->kind_ == Kind::response &&
+        (h.status < 200 || h.status == 204 || h.status == 304))
+        return 1;
     return 0;
 }
 
@@ -231,9 +264,8 @@ static int status_for(llhttp_errno_t e) {
 size_t HttpParser::feed(std::string_view data) {
     if (error_status_ != 0 || message_complete_) return 0;
     pieces_.clear();
-    feed_begin_ = data.data();
+    if (!head_scanned_ && !scan_head(data)) return 0;
     llhttp_errno_t e = llhttp_execute(&parser_, data.data(), data.size());
-    if (!data.empty()) prev_tail_ = data.back();
     if (e == HPE_OK) return data.size();
     const char* pos = llhttp_get_error_pos(&parser_);
     size_t consumed = pos ? static_cast<size_t>(pos - data.data()) : 0;
@@ -262,6 +294,9 @@ void HttpParser::next_message() {
     message_complete_ = false;
     started_ = false;
     skip_body_ = false;
+    head_scanned_ = false;
+    scan_line_len_ = 0;
+    scan_lines_ = 0;
     if (llhttp_get_errno(&parser_) == HPE_PAUSED) llhttp_resume(&parser_);
 }
 

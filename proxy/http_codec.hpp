@@ -113,7 +113,8 @@ private:
     static const llhttp_settings_t settings_;
 
     int fail(int status, const char* reason);
-    bool add_header_bytes(size_t n);
+    int trailer_bytes(size_t n);
+    bool scan_head(std::string_view data);
     int validate_head();
 
     llhttp_t parser_;
@@ -123,9 +124,11 @@ private:
     MessageHead head_;
     std::string body_;
     std::vector<std::string_view> pieces_;
-    uint32_t header_bytes_ = 0;
-    const char* feed_begin_ = nullptr;  // start of the buffer being parsed
-    char prev_tail_ = 0;                // last byte of the previous feed
+    uint32_t header_bytes_ = 0;  // head section, then trailer bytes
+    // Byte-level scan of the head section (see scan_head()).
+    bool head_scanned_ = false;
+    uint32_t scan_line_len_ = 0;  // bytes in the current line, CR excluded
+    uint32_t scan_lines_ = 0;     // non-empty lines so far
     bool head_complete_ = false;
     bool message_complete_ = false;
     bool started_ = false;

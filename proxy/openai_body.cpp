@@ -18,76 +18,148 @@ std::string_view describe(OpenAiFields::Error e) {
     return "bad request body";
 }
 
-OpenAiFields parse_openai_body(std::string& body) {
-    OpenAiFields out;
-    // On-Demand reads up to SIMDJSON_PADDING bytes past the end: make the
-    // string's capacity cover them instead of copying the body.
-    if (body.capacity() < body.size() + sj::SIMDJSON_PADDING)
-        body.reserve(body.size() + sj::SIMDJSON_PADDING);
+namespace {
+
+// Scanners over JSON already validated by the DOM parser: no error
+// handling needed, only the token structure.
+size_t skip_ws(std::string_view j, size_t i) {
+    while (i < j.size() && (j[i] == ' ' || j[i] == '\t' || j[i] == '\n' || j[i] == '\r')) ++i;
+    return i;
+}
+
+size_t skip_string(std::string_view j, size_t i) {  // i at the opening quote
+    for (++i; i < j.size() && j[i] != '"'; ++i)
+        if (j[i] == '\\') ++i;
+    return i + 1;
+}
+
+size_t skip_value(std::string_view j, size_t i) {
+    if (j[i] == '"') return skip_string(j, i);
+    if (j[i] == '{' || j[i] == '[') {
+        int depth = 0;
+        while (i < j.size()) {
+            char c = j[i];
+            if (c == '"') {
+                i = skip_string(j, i);
+                continue;
+            }
+            if (c == '{' || c == '[') ++depth;
+            if (c == '}' || c == ']') {
+                if (--depth == 0) return i + 1;
+            }
+            ++i;
+        }
+        return i;
+    }
+    while (i < j.size() && j[i] != ',' && j[i] != '}' && j[i] != ']' && j[i] != ' ' &&
+           j[i] != '\t' && j[i] != '\n' && j[i] != '\r')
+        ++i;
+    return i;
+}
+
+// Where the top-level "model" value's token is, for rewriting in place.
+// Stops at the key (usually the first). False if a key is escaped, where
+// raw bytes cannot be compared; the caller then asks simdjson.
+bool find_model_token(std::string_view j, size_t& pos, size_t& len) {
+    size_t i = skip_ws(j, 0) + 1;  // past '{'
+    while (true) {
+        i = skip_ws(j, i);
+        if (i >= j.size() || j[i] == '}') return false;
+        size_t k = i;
+        i = skip_string(j, i);
+        std::string_view key = j.substr(k + 1, i - k - 2);
+        if (key.find('\\') != std::string_view::npos) return false;
+        i = skip_ws(j, i) + 1;  // past ':'
+        i = skip_ws(j, i);
+        size_t v = i;
+        i = skip_value(j, i);
+        if (key == "model") {
+            pos = v;
+            len = i - v;
+            return true;
+        }
+        i = skip_ws(j, i);
+        if (i < j.size() && j[i] == ',') ++i;
+    }
+}
+
+bool find_model_token_slow(std::string& body, size_t& pos, size_t& len) {
     thread_local sj::ondemand::parser parser;
     sj::padded_string_view input(body.data(), body.size(), body.capacity());
     sj::ondemand::document doc;
-    if (parser.iterate(input).get(doc) != sj::SUCCESS) {
+    sj::ondemand::object obj;
+    if (parser.iterate(input).get(doc) != sj::SUCCESS || doc.get_object().get(obj) != sj::SUCCESS)
+        return false;
+    for (auto fr : obj) {
+        sj::ondemand::field f;
+        std::string_view key;
+        if (std::move(fr).get(f) != sj::SUCCESS || f.unescaped_key().get(key) != sj::SUCCESS)
+            return false;
+        if (key != "model") continue;
+        std::string_view raw = f.value().raw_json_token();
+        while (!raw.empty() && raw.back() != '"') raw.remove_suffix(1);
+        pos = static_cast<size_t>(raw.data() - body.data());
+        len = raw.size();
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+OpenAiFields parse_openai_body(std::string& body) {
+    OpenAiFields out;
+    // simdjson reads up to SIMDJSON_PADDING bytes past the end: make the
+    // string's capacity cover them instead of copying the body.
+    if (body.capacity() < body.size() + sj::SIMDJSON_PADDING)
+        body.reserve(body.size() + sj::SIMDJSON_PADDING);
+    // The DOM parser validates the whole document (On-Demand would skip
+    // unread values unchecked, so acceptance would depend on key order);
+    // it also picks the fastest kernel for this CPU at run time.
+    thread_local sj::dom::parser parser;
+    sj::dom::element doc;
+    if (parser.parse(body.data(), body.size(), false).get(doc) != sj::SUCCESS) {
         out.error = OpenAiFields::Error::not_json;
         return out;
     }
-    sj::ondemand::object obj;
+    sj::dom::object obj;
     if (doc.get_object().get(obj) != sj::SUCCESS) {
-        // An object that fails to parse is broken JSON; anything else
-        // (an array, a string, a bare word) is simply not an object.
-        size_t i = body.find_first_not_of(" \t\r\n");
-        out.error = i != std::string::npos && body[i] == '{' ? OpenAiFields::Error::not_json
-                                                             : OpenAiFields::Error::not_object;
+        out.error = OpenAiFields::Error::not_object;
         return out;
     }
     int models = 0;
-    for (auto field_result : obj) {
-        sj::ondemand::field field;
-        if (std::move(field_result).get(field) != sj::SUCCESS) {
-            out.error = OpenAiFields::Error::not_json;
-            return out;
-        }
-        std::string_view key;
-        if (field.unescaped_key().get(key) != sj::SUCCESS) {
-            out.error = OpenAiFields::Error::not_json;
-            return out;
-        }
-        sj::ondemand::value v = field.value();
+    for (sj::dom::key_value_pair kv : obj) {
+        std::string_view key = kv.key;
         if (key == "model") {
             if (++models > 1) {
                 out.error = OpenAiFields::Error::duplicate_model;
                 return out;
             }
-            std::string_view raw = v.raw_json_token();
             std::string_view m;
-            if (v.get_string().get(m) != sj::SUCCESS) {
+            if (kv.value.get_string().get(m) != sj::SUCCESS) {
                 out.error = OpenAiFields::Error::model_not_string;
                 return out;
             }
             out.model.assign(m);
-            // raw_json_token may include trailing whitespace; keep the token.
-            while (!raw.empty() && raw.back() != '"') raw.remove_suffix(1);
-            out.model_pos = static_cast<size_t>(raw.data() - body.data());
-            out.model_len = raw.size();
         } else if (key == "stream") {
             bool b = false;
-            if (v.get_bool().get(b) == sj::SUCCESS) out.stream = b;
+            if (kv.value.get_bool().get(b) == sj::SUCCESS) out.stream = b;
         } else if (key == "user") {
             std::string_view u;
-            if (v.get_string().get(u) == sj::SUCCESS) out.user.assign(u);
+            if (kv.value.get_string().get(u) == sj::SUCCESS) out.user.assign(u);
         } else if (key == "prompt") {
             out.has_prompt = true;
         } else if (key == "messages") {
             out.has_messages = true;
         }
     }
-    // Trailing content after the object ("{...} garbage") is not JSON.
-    const char* rest = nullptr;
-    if (doc.current_location().get(rest) == sj::SUCCESS) {
-        out.error = OpenAiFields::Error::not_json;
+    if (models == 0) {
+        out.error = OpenAiFields::Error::no_model;
         return out;
     }
-    if (models == 0) out.error = OpenAiFields::Error::no_model;
+    if (!find_model_token(body, out.model_pos, out.model_len) &&
+        !find_model_token_slow(body, out.model_pos, out.model_len))
+        out.error = OpenAiFields::Error::not_json;  // unreachable for valid JSON
     return out;
 }
 
