@@ -98,6 +98,24 @@ private:
     int64_t max_num_of_endpoints_;
 };
 
+// weighted-random-picker (pkg/epp/framework/plugins/scheduling/picker/weightedrandom/picker.go):
+// a draw with probability proportional to the total score. Endpoints
+// scoring <= 0 are never drawn; when none scores above 0 the choice is
+// uniform (the reference hands over to random-picker). maxNumOfEndpoints
+// as above.
+class WeightedRandomPicker final : public Picker {
+public:
+    static constexpr std::string_view type_name = "weighted-random-picker";
+    WeightedRandomPicker(std::string name, int64_t max_num_of_endpoints)
+        : Picker(std::string(type_name), std::move(name)), max_num_of_endpoints_(max_num_of_endpoints) {}
+    size_t pick(std::span<EndpointState* const> candidates, std::span<const double> totals,
+                std::minstd_rand& rng) const override;
+    int64_t max_num_of_endpoints() const { return max_num_of_endpoints_; }
+
+private:
+    int64_t max_num_of_endpoints_;
+};
+
 // single-profile-handler
 // (pkg/epp/framework/plugins/scheduling/profilehandler/single/single_profile_handler.go):
 // runs the only profile; its result is the primary one. No parameters.
@@ -116,6 +134,7 @@ std::unique_ptr<Plugin> make_kv_cache_utilization_scorer(const config::PluginSpe
 std::unique_ptr<Plugin> make_active_request_scorer(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_max_score_picker(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_random_picker(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_weighted_random_picker(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_single_profile_handler(const config::PluginSpec& spec, ParamReader& params);
 
 }  // namespace infergate::picker

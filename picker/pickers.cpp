@@ -1,6 +1,8 @@
 // The pickers and the profile handler implemented so far.
 #include "picker/builtin_plugins.hpp"
 
+#include <cmath>
+
 namespace infergate::picker {
 
 namespace {
@@ -39,6 +41,28 @@ size_t RandomPicker::pick(std::span<EndpointState* const> candidates, std::span<
     return uniform_index(rng, candidates.size());
 }
 
+// Reference: picker/weightedrandom/picker.go. The reference draws a key
+// U^(1/w) per endpoint (A-Res) and keeps the largest; for one pick that is
+// exactly a draw with probability w / sum(w), done here in one pass with one
+// random number and no allocation.
+size_t WeightedRandomPicker::pick(std::span<EndpointState* const> candidates,
+                                  std::span<const double> totals, std::minstd_rand& rng) const {
+    double sum = 0;
+    for (double t : totals)
+        if (t > 0 && std::isfinite(t)) sum += t;
+    if (!(sum > 0) || !std::isfinite(sum)) return uniform_index(rng, candidates.size());
+    double x = std::uniform_real_distribution<double>(0, sum)(rng);
+    size_t last = 0;
+    for (size_t i = 0; i < totals.size(); ++i) {
+        double t = totals[i];
+        if (!(t > 0) || !std::isfinite(t)) continue;
+        last = i;
+        if (x < t) return i;
+        x -= t;
+    }
+    return last;  // rounding left x at the very end: the last positive one
+}
+
 namespace {
 
 // Reference: picker/common.go, PickerParameters / DefaultMaxNumOfEndpoints.
@@ -59,6 +83,13 @@ std::unique_ptr<Plugin> make_random_picker(const config::PluginSpec& spec, Param
     const int64_t n = max_num_of_endpoints(params);
     if (!params.ok()) return nullptr;
     return std::make_unique<RandomPicker>(plugin_name(spec), n);
+}
+
+std::unique_ptr<Plugin> make_weighted_random_picker(const config::PluginSpec& spec,
+                                                    ParamReader& params) {
+    const int64_t n = max_num_of_endpoints(params);
+    if (!params.ok()) return nullptr;
+    return std::make_unique<WeightedRandomPicker>(plugin_name(spec), n);
 }
 
 std::unique_ptr<Plugin> make_single_profile_handler(const config::PluginSpec& spec, ParamReader&) {

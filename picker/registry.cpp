@@ -19,6 +19,7 @@ constexpr PluginTypeInfo kImplemented[] = {
     {QueueScorer::type_name, PluginKind::scorer, &make_queue_scorer},
     {RandomPicker::type_name, PluginKind::picker, &make_random_picker},
     {SingleProfileHandler::type_name, PluginKind::profile_handler, &make_single_profile_handler},
+    {WeightedRandomPicker::type_name, PluginKind::picker, &make_weighted_random_picker},
 };
 
 // Every other type name registered by the reference's registerInTreePlugins
@@ -117,7 +118,6 @@ constexpr std::string_view kReferenceOnly[] = {
     "vertexai-parser",
     "vllmgrpc-parser",
     "vllmhttp-parser",
-    "weighted-random-picker",
 };
 
 std::vector<std::string_view> all_known_types() {

@@ -36,12 +36,13 @@ std::shared_ptr<const Scheduler> accept(const cfg::SchedulerConfig& c) {
 TEST_CASE("build: registered types, and the reference's other types") {
     CHECK(registered_plugin_types() ==
           std::vector<std::string>{"active-request-scorer", "kv-cache-utilization-scorer", "max-score-picker",
-                                   "queue-scorer", "random-picker", "single-profile-handler"});
+                                   "queue-scorer", "random-picker", "single-profile-handler",
+                                   "weighted-random-picker"});
     const auto others = reference_only_plugin_types();
     CHECK(std::is_sorted(others.begin(), others.end()));
     for (const auto& t : implemented_plugin_types()) CHECK(!std::binary_search(others.begin(), others.end(), t.type));
     for (const char* t : {"prefix-cache-scorer", "lora-affinity-scorer", "token-producer", "pd-profile-handler",
-                          "latency-scorer", "weighted-random-picker", "precise-prefix-cache-scorer"})
+                          "latency-scorer", "precise-prefix-cache-scorer"})
         CHECK(std::binary_search(others.begin(), others.end(), std::string_view(t)));
 }
 

@@ -131,6 +131,35 @@ TEST_CASE("random-picker: uniform, scores ignored") {
     }
 }
 
+TEST_CASE("weighted-random-picker: proportional to score, never a zero score") {
+    const WeightedRandomPicker picker("weighted-random-picker", 1);
+    Fleet f(4);
+    std::minstd_rand rng(4242);
+    const std::array<double, 4> totals{1, 3, 0, -1};
+    std::map<size_t, int> seen;
+    const int n = 8000;
+    for (int i = 0; i < n; ++i) ++seen[picker.pick(f.ptrs, totals, rng)];
+    CHECK(seen.count(2) == 0);
+    CHECK(seen.count(3) == 0);
+    // Expected 2000 and 6000; a fixed seed keeps this deterministic, the
+    // bands are about 5 standard deviations wide.
+    CHECK(seen[0] > 1800);
+    CHECK(seen[0] < 2200);
+    CHECK(seen[1] > 5800);
+    CHECK(seen[1] < 6200);
+
+    // No positive score at all: uniform, as the reference's fallback.
+    const std::array<double, 4> zeros{0, 0, 0, 0};
+    std::map<size_t, int> uniform;
+    for (int i = 0; i < 4000; ++i) ++uniform[picker.pick(f.ptrs, zeros, rng)];
+    REQUIRE(uniform.size() == 4);
+    for (const auto& [idx, c] : uniform) {
+        CAPTURE(idx);
+        CHECK(c > 800);
+        CHECK(c < 1200);
+    }
+}
+
 TEST_CASE("endpoint state: id, freshness, scrape failure, last_score") {
     CHECK(endpoint("10.1.2.3", 8000)->id() == "10.1.2.3:8000");
     CHECK(endpoint("::1", 9000)->id() == "[::1]:9000");
