@@ -64,6 +64,26 @@ private:
     double max_busy_score_;
 };
 
+// by-label (pkg/epp/framework/plugins/scheduling/filter/bylabel/filter.go):
+// keeps endpoints whose label `label` has one of `validValues`, and, with
+// `allowsNoLabel`, those without the label. decode-filter, prefill-filter
+// and encode-filter (roles.go) are presets on the label llm-d.ai/role;
+// without P/D disaggregation no endpoint carries a role, so decode-filter
+// keeps them all.
+class ByLabelFilter final : public Filter {
+public:
+    ByLabelFilter(std::string_view type, std::string name, std::string label,
+                  std::vector<std::string> valid_values, bool allows_no_label)
+        : Filter(std::string(type), std::move(name)), label_(std::move(label)),
+          valid_values_(std::move(valid_values)), allows_no_label_(allows_no_label) {}
+    size_t filter(const SchedulingRequest& req, std::span<EndpointState*> candidates) const override;
+
+private:
+    std::string label_;
+    std::vector<std::string> valid_values_;
+    bool allows_no_label_;
+};
+
 // max-score-picker (pkg/epp/framework/plugins/scheduling/picker/maxscore/picker.go):
 // the highest total; ties broken uniformly at random (the reference
 // shuffles, then stable-sorts by score).
@@ -135,6 +155,10 @@ std::unique_ptr<Plugin> make_active_request_scorer(const config::PluginSpec& spe
 std::unique_ptr<Plugin> make_max_score_picker(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_random_picker(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_weighted_random_picker(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_by_label_filter(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_decode_filter(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_prefill_filter(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_encode_filter(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_single_profile_handler(const config::PluginSpec& spec, ParamReader& params);
 
 }  // namespace infergate::picker

@@ -95,6 +95,35 @@ std::string ParamReader::string(std::string_view key, std::string fallback) {
     return n->scalar;
 }
 
+bool ParamReader::boolean(std::string_view key, bool fallback) {
+    const config::Node* n = value(key);
+    if (!n) return fallback;
+    if (n->kind == config::Node::Kind::scalar && !n->quoted) {
+        if (n->scalar == "true") return true;
+        if (n->scalar == "false") return false;
+    }
+    error(n->mark, fmt::format("{} must be true or false", where(key)));
+    return fallback;
+}
+
+std::vector<std::string> ParamReader::string_list(std::string_view key) {
+    std::vector<std::string> out;
+    const config::Node* n = value(key);
+    if (!n) return out;
+    if (n->kind != config::Node::Kind::sequence) {
+        error(n->mark, fmt::format("{} must be a list of strings", where(key)));
+        return out;
+    }
+    for (const config::Node& item : n->items) {
+        if (item.kind != config::Node::Kind::scalar) {
+            error(item.mark, fmt::format("{} must be a list of strings", where(key)));
+            return {};
+        }
+        out.push_back(item.scalar);
+    }
+    return out;
+}
+
 void ParamReader::finish() {
     if (!is_map_) return;
     const auto& p = spec_.parameters;

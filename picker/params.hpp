@@ -28,6 +28,12 @@ public:
     int64_t integer(std::string_view key, int64_t fallback, int64_t min, int64_t max);
     double number(std::string_view key, double fallback, double min, double max);
     std::string string(std::string_view key, std::string fallback);
+    // YAML's true/false (unquoted).
+    bool boolean(std::string_view key, bool fallback);
+    // A list of strings; empty when absent.
+    std::vector<std::string> string_list(std::string_view key);
+    // Where the parameters are, for errors about the whole set.
+    const config::Mark& mark() const { return spec_.mark; }
 
     // Reports the keys never asked for. Call once, after the factory.
     void finish();
