@@ -25,6 +25,32 @@ public:
                std::span<double> out) const override;
 };
 
+// load-aware-scorer (pkg/epp/framework/plugins/scheduling/scorer/loadaware/load_aware.go):
+// from the scraped waiting queue: 0.5 when empty, else
+// 0.5 * (1 - min(queue, threshold) / threshold); `threshold` default 128.
+class LoadAwareScorer final : public Scorer {
+public:
+    static constexpr std::string_view type_name = "load-aware-scorer";
+    LoadAwareScorer(std::string name, double threshold)
+        : Scorer(std::string(type_name), std::move(name)), threshold_(threshold) {}
+    void score(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+               std::span<double> out) const override;
+
+private:
+    double threshold_;
+};
+
+// running-requests-size-scorer
+// (pkg/epp/framework/plugins/scheduling/scorer/runningrequests/runningrequest.go):
+// queue-scorer's min-max formula over the scraped running-request counts.
+class RunningRequestsSizeScorer final : public Scorer {
+public:
+    static constexpr std::string_view type_name = "running-requests-size-scorer";
+    explicit RunningRequestsSizeScorer(std::string name) : Scorer(std::string(type_name), std::move(name)) {}
+    void score(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+               std::span<double> out) const override;
+};
+
 // kv-cache-utilization-scorer
 // (pkg/epp/framework/plugins/scheduling/scorer/kvcacheutilization/kvcache_utilization.go):
 // score = 1 - KV-cache usage.
@@ -152,6 +178,8 @@ public:
 std::unique_ptr<Plugin> make_queue_scorer(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_kv_cache_utilization_scorer(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_active_request_scorer(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_load_aware_scorer(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_running_requests_size_scorer(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_max_score_picker(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_random_picker(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_weighted_random_picker(const config::PluginSpec& spec, ParamReader& params);

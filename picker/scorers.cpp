@@ -21,6 +21,30 @@ void QueueScorer::score(const SchedulingRequest&, std::span<EndpointState* const
         out[i] = hi == lo ? 1.0 : (hi - out[i]) / (hi - lo);
 }
 
+// Reference: scorer/loadaware/load_aware.go (LoadAware.Score).
+void LoadAwareScorer::score(const SchedulingRequest&, std::span<EndpointState* const> candidates,
+                            std::span<double> out) const {
+    for (size_t i = 0; i < candidates.size(); ++i) {
+        const double q = candidates[i]->metrics().waiting;
+        out[i] = q <= 0 ? 0.5 : 0.5 * (1.0 - std::min(q, threshold_) / threshold_);
+    }
+}
+
+// Reference: scorer/runningrequests/runningrequest.go (Score).
+void RunningRequestsSizeScorer::score(const SchedulingRequest&,
+                                      std::span<EndpointState* const> candidates,
+                                      std::span<double> out) const {
+    double lo = 0, hi = 0;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+        const double r = candidates[i]->metrics().running;
+        out[i] = r;
+        lo = i == 0 ? r : std::min(lo, r);
+        hi = i == 0 ? r : std::max(hi, r);
+    }
+    for (size_t i = 0; i < candidates.size(); ++i)
+        out[i] = hi == lo ? 1.0 : (hi - out[i]) / (hi - lo);
+}
+
 // Reference: scorer/kvcacheutilization/kvcache_utilization.go.
 void KVCacheUtilizationScorer::score(const SchedulingRequest&,
                                      std::span<EndpointState* const> candidates,
@@ -64,6 +88,17 @@ std::unique_ptr<Plugin> make_active_request_scorer(const config::PluginSpec& spe
     (void)params.string("inFlightLoadProducerName", "");  // no producer plugins in infergate
     if (!params.ok()) return nullptr;
     return std::make_unique<ActiveRequest>(plugin_name(spec), idle, max_busy);
+}
+
+// The reference falls back to 128 for a threshold <= 0; we reject it.
+std::unique_ptr<Plugin> make_load_aware_scorer(const config::PluginSpec& spec, ParamReader& params) {
+    const int64_t threshold = params.integer("threshold", 128, 1, INT32_MAX);
+    if (!params.ok()) return nullptr;
+    return std::make_unique<LoadAwareScorer>(plugin_name(spec), static_cast<double>(threshold));
+}
+
+std::unique_ptr<Plugin> make_running_requests_size_scorer(const config::PluginSpec& spec, ParamReader&) {
+    return std::make_unique<RunningRequestsSizeScorer>(plugin_name(spec));
 }
 
 }  // namespace infergate::picker

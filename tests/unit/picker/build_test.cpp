@@ -36,8 +36,9 @@ std::shared_ptr<const Scheduler> accept(const cfg::SchedulerConfig& c) {
 TEST_CASE("build: registered types, and the reference's other types") {
     CHECK(registered_plugin_types() ==
           std::vector<std::string>{"active-request-scorer", "by-label", "decode-filter", "encode-filter",
-                                   "kv-cache-utilization-scorer", "max-score-picker", "prefill-filter",
-                                   "queue-scorer", "random-picker", "single-profile-handler",
+                                   "kv-cache-utilization-scorer", "load-aware-scorer", "max-score-picker",
+                                   "prefill-filter", "queue-scorer", "random-picker",
+                                   "running-requests-size-scorer", "single-profile-handler",
                                    "weighted-random-picker"});
     const auto others = reference_only_plugin_types();
     CHECK(std::is_sorted(others.begin(), others.end()));

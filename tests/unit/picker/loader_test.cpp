@@ -74,3 +74,19 @@ TEST_CASE("loader + build_scheduler: errors point into the YAML") {
           "infergate.yaml:21:27: parameter 'maxBusyScore' of plugin 'active-request-scorer' must be between 0 "
           "and 1, got 3");
 }
+
+TEST_CASE("loader + build_scheduler: load-aware-scorer threshold must be positive") {
+    const std::string text = std::string(kHead) + R"(    scheduler:
+      plugins:
+        - type: load-aware-scorer
+          parameters:
+            threshold: 0
+)";
+    const auto loaded = config::load_config_string(text, "infergate.yaml");
+    REQUIRE(loaded.ok());
+    const auto r = picker::build_scheduler(loaded.config->pools.at(0).scheduler);
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].to_string() ==
+          "infergate.yaml:20:24: parameter 'threshold' of plugin 'load-aware-scorer' must be between 1 and "
+          "2147483647, got 0");
+}

@@ -64,6 +64,33 @@ TEST_CASE("queue-scorer: (max - q) / (max - min), 1 when all equal") {
     }
 }
 
+TEST_CASE("load-aware-scorer: 0.5 when the queue is empty, down to 0 at the threshold") {
+    const LoadAwareScorer scorer("load-aware-scorer", 128);
+    const std::vector<double> waiting{0, 1, 64, 128, 500};
+    Fleet f(waiting.size());
+    for (size_t i = 0; i < waiting.size(); ++i) f.metrics(i, waiting[i], 3, 0.5);
+    check_scores(run_scorer(scorer, f), {0.5, 0.5 * (1 - 1.0 / 128), 0.25, 0, 0});
+    const LoadAwareScorer small("small", 4);
+    Fleet g(3);
+    g.metrics(0, 0, 0, 0);
+    g.metrics(1, 2, 0, 0);
+    g.metrics(2, 3, 0, 0);
+    check_scores(run_scorer(small, g), {0.5, 0.25, 0.125});
+}
+
+TEST_CASE("running-requests-size-scorer: (max - r) / (max - min), 1 when all equal") {
+    const RunningRequestsSizeScorer scorer("running");
+    Fleet f(3);
+    f.metrics(0, 50, 0, 0.9);
+    f.metrics(1, 0, 10, 0.9);
+    f.metrics(2, 7, 4, 0.9);
+    check_scores(run_scorer(scorer, f), {1, 0, 0.6});
+    Fleet g(2);
+    g.metrics(0, 1, 5, 0);
+    g.metrics(1, 9, 5, 0);
+    check_scores(run_scorer(scorer, g), {1, 1});
+}
+
 TEST_CASE("kv-cache-utilization-scorer: 1 - usage") {
     const KVCacheUtilizationScorer scorer("kv");
     Fleet f(4);
