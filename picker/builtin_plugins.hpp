@@ -110,56 +110,51 @@ private:
     bool allows_no_label_;
 };
 
-// max-score-picker (pkg/epp/framework/plugins/scheduling/picker/maxscore/picker.go):
-// the highest total; ties broken uniformly at random (the reference
-// shuffles, then stable-sorts by score).
-// maxNumOfEndpoints (int >= 1, default 1) is accepted for config
-// compatibility: the reference returns that many endpoints as fallbacks;
-// infergate picks one and retries elsewhere through PoolPicker's exclude.
-class MaxScorePicker final : public Picker {
+// What the three pickers share: maxNumOfEndpoints (int >= 1, default 1)
+// is accepted for config compatibility. The reference returns that many
+// endpoints as fallbacks (picker/common.go); infergate picks one and
+// retries elsewhere through PoolPicker's exclude.
+class CountedPicker : public Picker {
 public:
-    static constexpr std::string_view type_name = "max-score-picker";
-    MaxScorePicker(std::string name, int64_t max_num_of_endpoints)
-        : Picker(std::string(type_name), std::move(name)), max_num_of_endpoints_(max_num_of_endpoints) {}
-    size_t pick(std::span<EndpointState* const> candidates, std::span<const double> totals,
-                std::minstd_rand& rng) const override;
+    CountedPicker(std::string_view type, std::string name, int64_t max_num_of_endpoints)
+        : Picker(std::string(type), std::move(name)), max_num_of_endpoints_(max_num_of_endpoints) {}
     int64_t max_num_of_endpoints() const { return max_num_of_endpoints_; }
 
 private:
     int64_t max_num_of_endpoints_;
 };
 
-// random-picker (pkg/epp/framework/plugins/scheduling/picker/random/picker.go):
-// uniform over the candidates, scores ignored. maxNumOfEndpoints as above.
-class RandomPicker final : public Picker {
+// max-score-picker (pkg/epp/framework/plugins/scheduling/picker/maxscore/picker.go):
+// the highest total; ties broken uniformly at random (the reference
+// shuffles, then stable-sorts by score).
+class MaxScorePicker final : public CountedPicker {
 public:
-    static constexpr std::string_view type_name = "random-picker";
-    RandomPicker(std::string name, int64_t max_num_of_endpoints)
-        : Picker(std::string(type_name), std::move(name)), max_num_of_endpoints_(max_num_of_endpoints) {}
+    static constexpr std::string_view type_name = "max-score-picker";
+    MaxScorePicker(std::string name, int64_t n) : CountedPicker(type_name, std::move(name), n) {}
     size_t pick(std::span<EndpointState* const> candidates, std::span<const double> totals,
                 std::minstd_rand& rng) const override;
-    int64_t max_num_of_endpoints() const { return max_num_of_endpoints_; }
+};
 
-private:
-    int64_t max_num_of_endpoints_;
+// random-picker (pkg/epp/framework/plugins/scheduling/picker/random/picker.go):
+// uniform over the candidates, scores ignored.
+class RandomPicker final : public CountedPicker {
+public:
+    static constexpr std::string_view type_name = "random-picker";
+    RandomPicker(std::string name, int64_t n) : CountedPicker(type_name, std::move(name), n) {}
+    size_t pick(std::span<EndpointState* const> candidates, std::span<const double> totals,
+                std::minstd_rand& rng) const override;
 };
 
 // weighted-random-picker (pkg/epp/framework/plugins/scheduling/picker/weightedrandom/picker.go):
 // a draw with probability proportional to the total score. Endpoints
 // scoring <= 0 are never drawn; when none scores above 0 the choice is
-// uniform (the reference hands over to random-picker). maxNumOfEndpoints
-// as above.
-class WeightedRandomPicker final : public Picker {
+// uniform (the reference hands over to random-picker).
+class WeightedRandomPicker final : public CountedPicker {
 public:
     static constexpr std::string_view type_name = "weighted-random-picker";
-    WeightedRandomPicker(std::string name, int64_t max_num_of_endpoints)
-        : Picker(std::string(type_name), std::move(name)), max_num_of_endpoints_(max_num_of_endpoints) {}
+    WeightedRandomPicker(std::string name, int64_t n) : CountedPicker(type_name, std::move(name), n) {}
     size_t pick(std::span<EndpointState* const> candidates, std::span<const double> totals,
                 std::minstd_rand& rng) const override;
-    int64_t max_num_of_endpoints() const { return max_num_of_endpoints_; }
-
-private:
-    int64_t max_num_of_endpoints_;
 };
 
 // single-profile-handler

@@ -6,19 +6,30 @@
 
 namespace infergate::picker {
 
-// Reference: scorer/queuedepth/queue.go (QueueScorer.Score).
-void QueueScorer::score(const SchedulingRequest&, std::span<EndpointState* const> candidates,
-                        std::span<double> out) const {
-    // Read each endpoint once: the scraper may publish between two reads.
+namespace {
+
+// (max - v) / (max - min) over the candidates, 1 for all when every value
+// is the same: the formula queue-scorer and running-requests-size-scorer
+// share. Each endpoint is read once: the scraper may publish between reads.
+void min_max_scores(std::span<EndpointState* const> candidates, std::span<double> out,
+                    double (*value)(const EngineMetrics&)) {
     double lo = 0, hi = 0;
     for (size_t i = 0; i < candidates.size(); ++i) {
-        const double q = candidates[i]->metrics().waiting;
-        out[i] = q;
-        lo = i == 0 ? q : std::min(lo, q);
-        hi = i == 0 ? q : std::max(hi, q);
+        const double v = value(candidates[i]->metrics());
+        out[i] = v;
+        lo = i == 0 ? v : std::min(lo, v);
+        hi = i == 0 ? v : std::max(hi, v);
     }
     for (size_t i = 0; i < candidates.size(); ++i)
         out[i] = hi == lo ? 1.0 : (hi - out[i]) / (hi - lo);
+}
+
+}  // namespace
+
+// Reference: scorer/queuedepth/queue.go (QueueScorer.Score).
+void QueueScorer::score(const SchedulingRequest&, std::span<EndpointState* const> candidates,
+                        std::span<double> out) const {
+    min_max_scores(candidates, out, [](const EngineMetrics& m) { return m.waiting; });
 }
 
 // Reference: scorer/loadaware/load_aware.go (LoadAware.Score).
@@ -34,15 +45,7 @@ void LoadAwareScorer::score(const SchedulingRequest&, std::span<EndpointState* c
 void RunningRequestsSizeScorer::score(const SchedulingRequest&,
                                       std::span<EndpointState* const> candidates,
                                       std::span<double> out) const {
-    double lo = 0, hi = 0;
-    for (size_t i = 0; i < candidates.size(); ++i) {
-        const double r = candidates[i]->metrics().running;
-        out[i] = r;
-        lo = i == 0 ? r : std::min(lo, r);
-        hi = i == 0 ? r : std::max(hi, r);
-    }
-    for (size_t i = 0; i < candidates.size(); ++i)
-        out[i] = hi == lo ? 1.0 : (hi - out[i]) / (hi - lo);
+    min_max_scores(candidates, out, [](const EngineMetrics& m) { return m.running; });
 }
 
 // Reference: scorer/kvcacheutilization/kvcache_utilization.go.

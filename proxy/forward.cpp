@@ -35,11 +35,9 @@ static bool is_hop_by_hop(std::string_view n) {
     return false;
 }
 
-// Fields named by the Connection header are hop-by-hop too.
-static bool listed_in_connection(const MessageHead& h, std::string_view name) {
-    auto conn = h.find("connection");
-    if (!conn) return false;
-    std::string_view v = *conn;
+// Fields named by the Connection header (its value, looked up once per
+// message by the caller) are hop-by-hop too.
+static bool listed_in_connection(std::string_view v, std::string_view name) {
     while (!v.empty()) {
         size_t comma = v.find(',');
         std::string_view tok = v.substr(0, comma);
@@ -113,17 +111,15 @@ void DownstreamConn::unwatch_client() {
 
 std::string DownstreamConn::upstream_head(RequestCtx& rq, size_t body_size) const {
     const MessageHead& h = *rq.head;
-    static const char* const methods[] = {"DELETE", "GET", "HEAD", "POST", "PUT"};
-    std::string_view method = h.method >= 0 && h.method <= 4
-                                  ? methods[h.method]
-                                  : llhttp_method_name(static_cast<llhttp_method_t>(h.method));
+    std::string_view method = llhttp_method_name(static_cast<llhttp_method_t>(h.method));
+    const std::string_view connection = h.find("connection").value_or("");
     std::string out;
     out.reserve(256 + h.url().size() + 64 * h.size());
     out.append(method).append(" ").append(h.url()).append(" HTTP/1.1\r\n");
     std::optional<std::string_view> xff;
     for (size_t i = 0; i < h.size(); ++i) {
         std::string_view n = h.name(i);
-        if (is_hop_by_hop(n) || listed_in_connection(h, n) || iequals(n, "content-length") ||
+        if (is_hop_by_hop(n) || listed_in_connection(connection, n) || iequals(n, "content-length") ||
             iequals(n, "expect") || iequals(n, "x-forwarded-proto") || iequals(n, "x-request-id"))
             continue;
         if (iequals(n, "x-forwarded-for")) {
@@ -416,9 +412,10 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
                           framing != Framing::close_delimited;
             resp_head.clear();
             resp_head.append(fmt::format("HTTP/1.1 {} {}\r\n", h.status, reason_phrase(h.status)));
+            const std::string_view connection = h.find("connection").value_or("");
             for (size_t i = 0; i < h.size(); ++i) {
                 std::string_view nm = h.name(i);
-                if (is_hop_by_hop(nm) || listed_in_connection(h, nm) ||
+                if (is_hop_by_hop(nm) || listed_in_connection(connection, nm) ||
                     iequals(nm, "x-gateway-destination-endpoint-served"))
                     continue;
                 if (framing != Framing::length && iequals(nm, "content-length") && !bodiless) continue;

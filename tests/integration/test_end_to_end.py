@@ -107,12 +107,16 @@ def test_stream_arrives_incrementally():
 
 def test_keepalive_reuses_connection():
     conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+    sock = None
     for _ in range(5):
         conn.request("POST", "/v1/chat/completions", body=chat_body(max_tokens=1),
                      headers={"Content-Type": "application/json"})
         r = conn.getresponse()
         assert r.status == 200
         r.read()
+        # http.client reconnects silently: the socket must be the same one.
+        sock = sock or conn.sock
+        assert conn.sock is sock and sock is not None
     conn.close()
 
 

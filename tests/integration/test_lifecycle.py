@@ -47,10 +47,13 @@ def served_on(conn):
 def test_reload_changes_route_keeps_connections():
     conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
     assert served_on(conn) == a.address
+    sock = conn.sock
     proxy.rewrite_config(config("pb"))
     proxy.signal(signal.SIGHUP)
-    # The same keep-alive connection sees the new route once it lands.
+    # The same keep-alive connection sees the new route once it lands
+    # (http.client would reconnect silently: check it is the same socket).
     wait_for(lambda: served_on(conn) == b.address, what="new route on the open connection")
+    assert conn.sock is sock
     assert "config reloaded" in proxy.log_text()
     conn.close()
 
