@@ -23,6 +23,7 @@ std::string_view kind_name(PluginKind k) {
         case PluginKind::scorer: return "a scorer";
         case PluginKind::picker: return "a picker";
         case PluginKind::profile_handler: return "a profile handler";
+        case PluginKind::producer: return "a data producer";
     }
     return "a plugin";
 }
@@ -41,10 +42,13 @@ public:
         check_profile_handlers();
         if (cfg_.profiles.empty()) default_profile();
         else build_profile();
+        collect_producers();
+        bind_producers();
         if (!errors_.empty()) return BuildResult{nullptr, std::move(errors_)};
         if (!picker_) add_default_picker();
         auto s = std::make_shared<const Scheduler>(std::move(owned_), std::move(profile_),
-                                                   std::move(filters_), std::move(scorers_), picker_);
+                                                   std::move(filters_), std::move(scorers_), picker_,
+                                                   std::move(producers_));
         return BuildResult{std::move(s), {}};
     }
 
@@ -69,6 +73,46 @@ private:
             std::unique_ptr<Plugin> p = make_plugin(spec, cfg_.source_file, errors_);
             named_.push_back(Named{name, p.get()});
             if (p) owned_.push_back(std::move(p));
+        }
+    }
+
+    // Every data producer runs for every request, in config order.
+    void collect_producers() {
+        for (const auto& n : named_)
+            if (n.plugin && n.plugin->kind() == PluginKind::producer)
+                producers_.push_back(static_cast<const DataProducer*>(n.plugin));
+    }
+
+    // A scorer that reads a producer gets the producer's slot. The
+    // reference's data-layer DAG auto-creates a missing producer with its
+    // defaults when the name is the producer's type (a scorer with no
+    // prefixMatchInfoProducerName reads approx-prefix-cache-producer).
+    void bind_producers() {
+        for (const auto& ws : scorers_) {
+            auto* scorer = const_cast<Scorer*>(ws.scorer);  // still building: not shared yet
+            const std::string_view want = scorer->producer_name();
+            if (want.empty()) continue;
+            size_t slot = producers_.size();
+            for (size_t i = 0; i < producers_.size(); ++i)
+                if (producers_[i]->name() == want) slot = i;
+            if (slot == producers_.size()) {
+                const Named* n = find(std::string(want));
+                if (n && n->plugin && n->plugin->kind() != PluginKind::producer) {
+                    error(cfg_.mark, fmt::format("scorer '{}' reads producer '{}', but '{}' is {}", scorer->name(),
+                                                 want, want, kind_name(n->plugin->kind())));
+                    continue;
+                }
+                std::unique_ptr<Plugin> made = make_default_producer(want);
+                if (!made) {
+                    error(cfg_.mark, fmt::format("scorer '{}' reads producer '{}', which is not among the plugins",
+                                                 scorer->name(), want));
+                    continue;
+                }
+                producers_.push_back(static_cast<const DataProducer*>(made.get()));
+                named_.push_back(Named{made->name(), made.get()});
+                owned_.push_back(std::move(made));
+            }
+            scorer->bind_producer(slot);
         }
     }
 
@@ -97,7 +141,9 @@ private:
     void default_profile() {
         profile_ = "default";
         for (const auto& n : named_) {
-            if (!n.plugin || n.plugin->kind() == PluginKind::profile_handler) continue;
+            if (!n.plugin || n.plugin->kind() == PluginKind::profile_handler ||
+                n.plugin->kind() == PluginKind::producer)
+                continue;
             add(*n.plugin, 1.0, cfg_.mark, "default");
         }
     }
@@ -172,6 +218,11 @@ private:
                 error(mark, fmt::format("plugin '{}' is a profile handler: list it under plugins, not in "
                                         "scheduling profile '{}'", p.name(), profile));
                 break;
+            case PluginKind::producer:
+                // Producers run for every request; they take no place in a profile.
+                error(mark, fmt::format("plugin '{}' is a data producer: list it under plugins, not in "
+                                            "scheduling profile '{}'", p.name(), profile));
+                break;
         }
     }
 
@@ -198,6 +249,7 @@ private:
     std::vector<const Filter*> filters_;
     std::vector<Scheduler::WeightedScorer> scorers_;
     const Picker* picker_ = nullptr;
+    std::vector<const DataProducer*> producers_;
 };
 
 // Reference: defaults.go loadDefaultConfig — queue-scorer (weight 2),

@@ -90,6 +90,23 @@ private:
     double max_busy_score_;
 };
 
+// session-affinity-scorer (scorer/sessionaffinity/, see session_affinity.cpp):
+// 1.0 for the endpoint whose token the request carries in `header`
+// (default x-session-token), 0 for the others; the response echoes the
+// chosen endpoint's token in the same header.
+class SessionAffinityScorer final : public Scorer {
+public:
+    static constexpr std::string_view type_name = "session-affinity-scorer";
+    SessionAffinityScorer(std::string name, std::string header)
+        : Scorer(std::string(type_name), std::move(name)), header_(std::move(header)) {}
+    void score(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+               std::span<double> out) const override;
+    std::string_view echo_header() const override { return header_; }
+
+private:
+    std::string header_;  // lower case
+};
+
 // by-label (pkg/epp/framework/plugins/scheduling/filter/bylabel/filter.go):
 // keeps endpoints whose label `label` has one of `validValues`, and, with
 // `allowsNoLabel`, those without the label. decode-filter, prefill-filter
@@ -182,6 +199,7 @@ std::unique_ptr<Plugin> make_by_label_filter(const config::PluginSpec& spec, Par
 std::unique_ptr<Plugin> make_decode_filter(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_prefill_filter(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_encode_filter(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_session_affinity_scorer(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_single_profile_handler(const config::PluginSpec& spec, ParamReader& params);
 
 }  // namespace infergate::picker

@@ -24,13 +24,39 @@ std::string endpoint_id(const config::Address& a) {
     return out;
 }
 
+std::string base64(std::string_view in) {
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        const uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
+        for (int k = 3; k >= 0; --k) out += kAlphabet[(v >> (6 * k)) & 63];
+    }
+    if (i < in.size()) {
+        uint32_t v = uint32_t(uint8_t(in[i])) << 16;
+        if (i + 1 < in.size()) v |= uint32_t(uint8_t(in[i + 1])) << 8;
+        out += kAlphabet[(v >> 18) & 63];
+        out += kAlphabet[(v >> 12) & 63];
+        out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+std::atomic<uint32_t> g_next_uid{1};
+
 }  // namespace
 
 EndpointState::EndpointState(std::string pool, config::Endpoint endpoint)
     : last_score(std::numeric_limits<double>::quiet_NaN()),
       pool_(std::move(pool)),
       id_(endpoint_id(endpoint.address)),
-      config_(std::move(endpoint)) {}
+      token_(base64(id_)),
+      uid_(g_next_uid.fetch_add(1, std::memory_order_relaxed)),
+      config_(std::move(endpoint)) {
+    for (auto& s : last_scores) s.store(std::numeric_limits<double>::quiet_NaN(), std::memory_order_relaxed);
+}
 
 void EndpointState::publish(const EngineMetrics& m, Clock::time_point at) {
     constexpr auto r = std::memory_order_relaxed;

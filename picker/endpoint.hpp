@@ -12,6 +12,7 @@
 // keeps the same EndpointState, so counts and metrics survive reloads.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -43,6 +44,11 @@ public:
 
     const std::string& pool() const { return pool_; }
     const std::string& id() const { return id_; }  // "host:port"
+    // base64(id): the session-affinity token echoed to clients (the
+    // reference encodes the pod's namespace/name the same way).
+    const std::string& token() const { return token_; }
+    // Process-unique, never reused: the prefix index names endpoints by it.
+    uint32_t uid() const { return uid_; }
     const config::Endpoint& config() const { return config_; }
 
     // --- scraped metrics (written by the scraper only) ---
@@ -63,10 +69,16 @@ public:
     // The total score this endpoint got in the last decision that scored
     // it, for /debug/endpoints. NaN when never scored.
     std::atomic<double> last_score;
+    // Each scorer's unweighted score in that decision, by the scorer's
+    // position in the profile (the first kMaxDebugScores scorers).
+    static constexpr size_t kMaxDebugScores = 8;
+    std::array<std::atomic<double>, kMaxDebugScores> last_scores;
 
 private:
     std::string pool_;
     std::string id_;
+    std::string token_;
+    uint32_t uid_;
     config::Endpoint config_;
     std::atomic<double> waiting_{0}, running_{0}, kv_usage_{0};
     std::atomic<int64_t> scraped_at_ns_{0};

@@ -16,13 +16,61 @@ config::Mark with_file(config::Mark mark, const std::string& file) {
 
 ParamReader::ParamReader(const config::PluginSpec& spec, const std::string& file,
                          std::vector<config::ConfigError>& errors)
-    : spec_(spec), file_(file), errors_(errors), errors_at_start_(errors.size()) {
+    : ParamReader(spec.parameters, spec.mark, plugin_name(spec), spec.type, "", file, errors) {}
+
+ParamReader::ParamReader(const config::Node& params, const config::Mark& mark, std::string plugin,
+                         std::string type, std::string prefix, const std::string& file,
+                         std::vector<config::ConfigError>& errors)
+    : params_(params),
+      mark_(mark),
+      plugin_(std::move(plugin)),
+      type_(std::move(type)),
+      prefix_(std::move(prefix)),
+      file_(file),
+      errors_(errors),
+      errors_at_start_(errors.size()) {
     using Kind = config::Node::Kind;
-    const config::Node& p = spec.parameters;
-    is_map_ = p.kind == Kind::map;
-    if (is_map_) used_.assign(p.entries.size(), false);
-    else if (p.kind != Kind::null)
-        error(p.mark, fmt::format("parameters of plugin '{}' must be a map", plugin_name(spec)));
+    is_map_ = params.kind == Kind::map;
+    if (is_map_) used_.assign(params.entries.size(), false);
+    else if (params.kind != Kind::null)
+        error(params.mark, prefix_.empty()
+                               ? fmt::format("parameters of plugin '{}' must be a map", plugin_)
+                               : fmt::format("parameter '{}' of plugin '{}' must be a map",
+                                             prefix_.substr(0, prefix_.size() - 1), plugin_));
+}
+
+ParamReader ParamReader::object(std::string_view key) {
+    static const config::Node kAbsent;
+    const config::Node* n = value(key);
+    return ParamReader(n ? *n : kAbsent, n ? n->mark : mark_, plugin_, type_,
+                       fmt::format("{}{}.", prefix_, key), file_, errors_);
+}
+
+std::chrono::nanoseconds ParamReader::duration(std::string_view key, std::chrono::nanoseconds fallback,
+                                               std::chrono::nanoseconds bare_unit) {
+    const config::Node* n = value(key);
+    if (!n) return fallback;
+    auto bad = [&] {
+        error(n->mark, fmt::format("{} must be a positive duration such as \"200ms\" or \"1.5s\"", where(key)));
+        return fallback;
+    };
+    if (n->kind != config::Node::Kind::scalar) return bad();
+    std::string_view s = n->scalar;
+    double v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || !std::isfinite(v) || v <= 0) return bad();
+    const std::string_view unit(end, static_cast<size_t>(s.data() + s.size() - end));
+    double ns = 0;
+    if (unit.empty() && !n->quoted) ns = v * static_cast<double>(bare_unit.count());
+    else if (unit == "ns") ns = v;
+    else if (unit == "us" || unit == "Âµs") ns = v * 1e3;
+    else if (unit == "ms") ns = v * 1e6;
+    else if (unit == "s") ns = v * 1e9;
+    else if (unit == "m") ns = v * 60e9;
+    else if (unit == "h") ns = v * 3600e9;
+    else return bad();
+    if (ns < 1 || ns > 1e18) return bad();
+    return std::chrono::nanoseconds(static_cast<int64_t>(ns));
 }
 
 void ParamReader::error(const config::Mark& mark, std::string message) {
@@ -30,7 +78,7 @@ void ParamReader::error(const config::Mark& mark, std::string message) {
 }
 
 std::string ParamReader::where(std::string_view key) const {
-    return fmt::format("parameter '{}' of plugin '{}'", key, plugin_name(spec_));
+    return fmt::format("parameter '{}{}' of plugin '{}'", prefix_, key, plugin_);
 }
 
 // Not config::Node::find: config's implementation may not be linked yet,
@@ -38,7 +86,7 @@ std::string ParamReader::where(std::string_view key) const {
 const config::Node* ParamReader::value(std::string_view key) {
     known_.push_back(key);
     if (!is_map_) return nullptr;
-    const auto& entries = spec_.parameters.entries;
+    const auto& entries = params_.entries;
     for (size_t i = 0; i < entries.size(); ++i) {
         if (entries[i].first != key) continue;
         used_[i] = true;
@@ -126,13 +174,13 @@ std::vector<std::string> ParamReader::string_list(std::string_view key) {
 
 void ParamReader::finish() {
     if (!is_map_) return;
-    const auto& p = spec_.parameters;
+    const auto& p = params_;
     for (size_t i = 0; i < p.entries.size(); ++i) {
         if (used_[i]) continue;
         const std::string& key = p.entries[i].first;
         const config::Mark& mark = i < p.key_marks.size() ? p.key_marks[i] : p.entries[i].second.mark;
-        std::string msg = fmt::format("unknown parameter '{}' for plugin '{}' (type '{}')", key,
-                                      plugin_name(spec_), spec_.type);
+        std::string msg = fmt::format("unknown parameter '{}{}' for plugin '{}' (type '{}')", prefix_, key,
+                                      plugin_, type_);
         if (const auto near = closest_name(key, known_); !near.empty())
             msg += fmt::format(" (did you mean '{}'?)", near);
         else if (known_.empty())

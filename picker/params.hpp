@@ -7,6 +7,7 @@
 // reports every key that nobody asked for as unknown.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -23,6 +24,18 @@ public:
     ParamReader(const config::PluginSpec& spec, const std::string& file,
                 std::vector<config::ConfigError>& errors);
 
+    // A reader over the map under `key` (e.g. the session-affinity scorer's
+    // encodedEndpointHeaderConfig); when the key is absent every ask on it
+    // returns its fallback. Call finish() on it too.
+    ParamReader object(std::string_view key);
+    // The raw node under `key` (recorded as known), for shapes the typed
+    // readers do not cover; null when absent.
+    const config::Node* raw(std::string_view key) { return value(key); }
+    // A duration written as Go does ("200ms", "1.5s", "2m"), or a bare
+    // number of `bare_unit`s. Must be > 0.
+    std::chrono::nanoseconds duration(std::string_view key, std::chrono::nanoseconds fallback,
+                                      std::chrono::nanoseconds bare_unit);
+
     // Each returns `fallback` when the key is absent, or after reporting a
     // wrong type or an out-of-range value.
     int64_t integer(std::string_view key, int64_t fallback, int64_t min, int64_t max);
@@ -33,7 +46,7 @@ public:
     // A list of strings; empty when absent.
     std::vector<std::string> string_list(std::string_view key);
     // Where the parameters are, for errors about the whole set.
-    const config::Mark& mark() const { return spec_.mark; }
+    const config::Mark& mark() const { return mark_; }
 
     // Reports the keys never asked for. Call once, after the factory.
     void finish();
@@ -44,10 +57,16 @@ public:
     void error(const config::Mark& mark, std::string message);
 
 private:
+    ParamReader(const config::Node& params, const config::Mark& mark, std::string plugin, std::string type,
+                std::string prefix, const std::string& file, std::vector<config::ConfigError>& errors);
     const config::Node* value(std::string_view key);
     std::string where(std::string_view key) const;
 
-    const config::PluginSpec& spec_;
+    const config::Node& params_;
+    config::Mark mark_;
+    std::string plugin_;  // the plugin's name, for messages
+    std::string type_;
+    std::string prefix_;  // "outer." for nested readers
     const std::string& file_;
     std::vector<config::ConfigError>& errors_;
     size_t errors_at_start_;

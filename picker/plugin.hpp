@@ -21,7 +21,7 @@
 
 namespace infergate::picker {
 
-enum class PluginKind { filter, scorer, picker, profile_handler };
+enum class PluginKind { filter, scorer, picker, profile_handler, producer };
 
 class Plugin {
 public:
@@ -33,6 +33,11 @@ public:
     virtual PluginKind kind() const = 0;
     const std::string& type() const { return type_; }  // e.g. "queue-scorer"
     const std::string& name() const { return name_; }  // unique in its config; defaults to type
+
+    // Response header this plugin wants set to the chosen endpoint's
+    // token (EndpointState::token()), or empty. The session-affinity
+    // scorer uses it to echo the endpoint back to the client.
+    virtual std::string_view echo_header() const { return {}; }
 
 private:
     std::string type_;
@@ -58,6 +63,19 @@ public:
     PluginKind kind() const final { return PluginKind::scorer; }
     virtual void score(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
                        std::span<double> out) const = 0;
+
+    // A scorer that reads a data producer's output names it here (its
+    // prefixMatchInfoProducerName); empty when it reads none. The builder
+    // resolves the name, creating the default producer when the config
+    // lists none, and hands the producer's scratch slot to bind_producer.
+    virtual std::string_view producer_name() const { return {}; }
+    virtual void bind_producer(size_t /*slot*/) {}
+
+    // Called once per decision, after the picker chose `chosen`, for
+    // scorers that keep state across requests (no-hit-lru-scorer).
+    virtual void pre_request(const SchedulingRequest& /*req*/, EndpointState& /*chosen*/,
+                             const PickScratch& /*scratch*/) const {}
+    virtual bool wants_pre_request() const { return false; }
 };
 
 // Chooses one candidate from the weighted totals (totals.size() ==
@@ -69,6 +87,28 @@ public:
     PluginKind kind() const final { return PluginKind::picker; }
     virtual size_t pick(std::span<EndpointState* const> candidates, std::span<const double> totals,
                         std::minstd_rand& rng) const = 0;
+};
+
+// Produces per-request data for scorers before they run (the reference's
+// requestcontrol.DataProducer, pkg/epp/framework/interface/requestcontrol).
+// The reference runs producers on every endpoint before scheduling;
+// infergate runs them after the filters, on the candidates the scorers
+// will see, which gives the scorers the same data for less work.
+// Every producer in `plugins` runs for every request, in config order;
+// its output goes to its own slot of PickScratch::prefix.
+class DataProducer : public Plugin {
+public:
+    using Plugin::Plugin;
+    PluginKind kind() const final { return PluginKind::producer; }
+    // Fills `out` (whose vectors it may reuse) for the candidates; must set
+    // out.produced. Runs on every worker at once: shared state inside the
+    // producer must be safe for that.
+    virtual void produce(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+                         PrefixMatchInfo& out) const = 0;
+    // After the pick: record the decision (e.g. the chosen endpoint now
+    // holds the request's blocks).
+    virtual void pre_request(const SchedulingRequest& /*req*/, EndpointState& /*chosen*/,
+                             const PrefixMatchInfo& /*mine*/) const {}
 };
 
 // Decides which profiles run for a request and which result is primary.

@@ -24,6 +24,7 @@ constexpr PluginTypeInfo kImplemented[] = {
     {QueueScorer::type_name, PluginKind::scorer, &make_queue_scorer},
     {RandomPicker::type_name, PluginKind::picker, &make_random_picker},
     {RunningRequestsSizeScorer::type_name, PluginKind::scorer, &make_running_requests_size_scorer},
+    {SessionAffinityScorer::type_name, PluginKind::scorer, &make_session_affinity_scorer},
     {SingleProfileHandler::type_name, PluginKind::profile_handler, &make_single_profile_handler},
     {WeightedRandomPicker::type_name, PluginKind::picker, &make_weighted_random_picker},
 };
@@ -99,7 +100,6 @@ constexpr std::string_view kReferenceOnly[] = {
     "request-attribute-reporter",
     "round-robin-fairness-policy",
     "session-affinity-filter",
-    "session-affinity-scorer",
     "session-id-producer",
     "sglanghttp-parser",
     "sheddable-eviction-filter",
@@ -138,6 +138,19 @@ const PluginTypeInfo* find_plugin_type(std::string_view type) {
     for (const auto& t : kImplemented)
         if (t.type == type) return &t;
     return nullptr;
+}
+
+std::unique_ptr<Plugin> make_default_producer(std::string_view type) {
+    const PluginTypeInfo* info = find_plugin_type(type);
+    if (!info || info->kind != PluginKind::producer) return nullptr;
+    config::PluginSpec spec;
+    spec.type = std::string(type);
+    spec.name = spec.type;
+    std::vector<config::ConfigError> errors;
+    ParamReader params(spec, "", errors);
+    std::unique_ptr<Plugin> p = info->make(spec, params);
+    params.finish();
+    return errors.empty() ? std::move(p) : nullptr;
 }
 
 std::unique_ptr<Plugin> make_plugin(const config::PluginSpec& spec, const std::string& file,

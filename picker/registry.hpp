@@ -37,6 +37,12 @@ const PluginTypeInfo* find_plugin_type(std::string_view type);
 // Builds one plugin, validating its type and parameters. On failure returns
 // null and appends errors (file:line:col from the spec's marks, `file`
 // when a mark has none).
+// A data producer of type `type` with default parameters, named after its
+// type, for a scorer that names a producer the config does not list (the
+// reference's data-layer DAG does the same). Null when `type` is not an
+// implemented producer type.
+std::unique_ptr<Plugin> make_default_producer(std::string_view type);
+
 std::unique_ptr<Plugin> make_plugin(const config::PluginSpec& spec, const std::string& file,
                                     std::vector<config::ConfigError>& errors);
 

@@ -28,18 +28,41 @@ EndpointState* Scheduler::run(const SchedulingRequest& req, PickScratch& scratch
     cands.resize(n);  // shrinking never allocates
     if (n == 0) return nullptr;
 
+    const std::span<EndpointState* const> view(cands.data(), n);
+    if (scratch.prefix.size() < producers_.size()) scratch.prefix.resize(producers_.size());
+    for (size_t p = 0; p < producers_.size(); ++p) {
+        scratch.prefix[p].produced = false;
+        producers_[p]->produce(req, view, scratch.prefix[p]);
+    }
+
     scratch.totals.assign(n, 0.0);
     scratch.scores.resize(n);
-    const std::span<EndpointState* const> view(cands.data(), n);
     const std::span<double> scores(scratch.scores.data(), n);
-    for (const WeightedScorer& ws : scorers_) {
+    for (size_t k = 0; k < scorers_.size(); ++k) {
+        const WeightedScorer& ws = scorers_[k];
         ws.scorer->score(req, view, scores);
-        for (size_t i = 0; i < n; ++i) scratch.totals[i] += clamp_score(scores[i]) * ws.weight;
+        for (size_t i = 0; i < n; ++i) {
+            const double s = clamp_score(scores[i]);
+            scratch.totals[i] += s * ws.weight;
+            if (k < EndpointState::kMaxDebugScores)
+                cands[i]->last_scores[k].store(s, std::memory_order_relaxed);
+        }
     }
     for (size_t i = 0; i < n; ++i) cands[i]->last_score.store(scratch.totals[i], std::memory_order_relaxed);
 
     const size_t chosen = picker_->pick(view, std::span<const double>(scratch.totals.data(), n), scratch.rng);
-    return cands[chosen < n ? chosen : 0];
+    EndpointState* ep = cands[chosen < n ? chosen : 0];
+    for (size_t p = 0; p < producers_.size(); ++p) producers_[p]->pre_request(req, *ep, scratch.prefix[p]);
+    for (const Scorer* s : pre_request_scorers_) s->pre_request(req, *ep, scratch);
+    return ep;
+}
+
+std::span<const std::string> session_headers(const Scheduler& s) { return s.echo_headers(); }
+
+std::vector<std::string> scorer_names(const Scheduler& s) {
+    std::vector<std::string> out;
+    for (const auto& ws : s.scorers()) out.push_back(ws.scorer->name());
+    return out;
 }
 
 }  // namespace infergate::picker

@@ -24,11 +24,46 @@
 
 namespace infergate::picker {
 
-// What the picker knows of a request.
+// The request's headers, looked up by lower-case name; the proxy adapts
+// its parsed head to this. An absent header reads as empty.
+class RequestHeaders {
+public:
+    virtual std::string_view get(std::string_view lower_name) const = 0;
+
+protected:
+    ~RequestHeaders() = default;
+};
+
+// What the picker knows of a request. Views into the proxy's request
+// context, valid for the duration of one pick.
 struct SchedulingRequest {
     std::string_view request_id;
-    std::string_view model;  // after any model_rewrite
+    std::string_view model;  // after any model rewrite: the model the endpoint serves
     std::string_view path;
+    // The text the prefix-cache producers hash: a completion's prompt, or a
+    // chat's messages rendered as text (proxy/openai_body.hpp). May be empty.
+    std::string_view prompt;
+    // vLLM's `cache_salt`: requests with different salts never share cache.
+    std::string_view cache_salt;
+    const RequestHeaders* headers = nullptr;  // null: no headers
+    // The objective's priority; negative means sheddable.
+    int priority = 0;
+
+    std::string_view header(std::string_view lower_name) const {
+        return headers ? headers->get(lower_name) : std::string_view{};
+    }
+};
+
+// What a prefix-cache producer found for one request, for the scorers
+// that name it (prefix-cache-scorer's prefixMatchInfoProducerName).
+struct PrefixMatchInfo {
+    bool produced = false;         // set by the producer for this pick
+    uint32_t block_size_tokens = 0;
+    uint32_t total_blocks = 0;     // blocks in the request's prompt (capped)
+    std::vector<uint64_t> hashes;  // the request's chained block hashes
+    // Matched blocks per candidate, aligned with PickScratch::candidates
+    // after the filters ran.
+    std::vector<uint32_t> matched;
 };
 
 // Per-worker scratch space; reused across picks.
@@ -36,6 +71,8 @@ struct PickScratch {
     std::vector<EndpointState*> candidates;
     std::vector<double> scores;
     std::vector<double> totals;
+    // One slot per data producer of the scheduler, in build order.
+    std::vector<PrefixMatchInfo> prefix;
     std::minstd_rand rng{std::random_device{}()};
 };
 
@@ -65,6 +102,14 @@ BuildResult build_scheduler(const config::SchedulerConfig& cfg);
 // The type names build_scheduler accepts, sorted.
 std::vector<std::string> registered_plugin_types();
 
+// What the proxy needs from a built scheduler besides picking.
+// Response headers to add for the chosen endpoint: the session-affinity
+// scorer's token header (name, and the value is endpoint_token()).
+std::span<const std::string> session_headers(const Scheduler& s);
+// Scorer names of the profile, in order: /debug/endpoints labels each
+// endpoint's EndpointState::last_scores with them.
+std::vector<std::string> scorer_names(const Scheduler& s);
+
 // One pool's picking policy over its live endpoints.
 //
 // Order of decisions: endpoints marked down are skipped; among the rest,
@@ -84,6 +129,7 @@ public:
 
     const std::string& pool() const { return pool_; }
     std::span<const std::shared_ptr<EndpointState>> endpoints() const { return endpoints_; }
+    const Scheduler* scheduler() const { return scheduler_.get(); }
 
 private:
     std::string pool_;

@@ -30,20 +30,29 @@ std::string render_debug_endpoints(const Server& server) {
     for (size_t i = 0; i < rt.pools.size(); ++i) {
         const RuntimePool& p = rt.pools[i];
         out += fmt::format("{}{{\"name\":{},\"endpoints\":[", i ? "," : "", json_quote(p.cfg->name));
+        const std::vector<std::string> scorers =
+            p.picker->scheduler() ? picker::scorer_names(*p.picker->scheduler()) : std::vector<std::string>{};
         bool first = true;
         for (const auto& ep : p.picker->endpoints()) {
+            // Each scorer's unweighted score in the last decision that scored
+            // this endpoint (the first kMaxDebugScores scorers).
+            std::string scores = "{";
+            for (size_t k = 0; k < scorers.size() && k < picker::EndpointState::kMaxDebugScores; ++k)
+                scores += fmt::format("{}{}:{}", k ? "," : "", json_quote(scorers[k]),
+                                      finite_or_null(ep->last_scores[k].load(std::memory_order_relaxed)));
+            scores += "}";
             auto m = ep->metrics();
             auto at = ep->scraped_at();
             std::string age = at.time_since_epoch().count() == 0
                                   ? "null"
                                   : fmt::format("{:.1f}", std::chrono::duration<double, std::milli>(now - at).count());
             out += fmt::format(
-                R"({}{{"address":{},"down":{},"fresh":{},"last_scrape_ok":{},"metrics_age_ms":{},"waiting":{},"running":{},"kv_usage":{},"in_flight":{},"last_score":{}}})",
+                R"({}{{"address":{},"down":{},"fresh":{},"last_scrape_ok":{},"metrics_age_ms":{},"waiting":{},"running":{},"kv_usage":{},"in_flight":{},"last_score":{},"scores":{}}})",
                 first ? "" : ",", json_quote(ep->id()), ep->down.load() ? "true" : "false",
                 ep->fresh(now, p.cfg->metrics_staleness) ? "true" : "false",
                 ep->last_scrape_ok() ? "true" : "false", age, finite_or_null(m.waiting),
                 finite_or_null(m.running), finite_or_null(m.kv_usage), ep->in_flight.load(),
-                finite_or_null(ep->last_score.load()));
+                finite_or_null(ep->last_score.load()), scores);
             first = false;
         }
         out += "]}";

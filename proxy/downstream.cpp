@@ -260,6 +260,8 @@ asio::awaitable<bool> DownstreamConn::handle(HttpParser& parser) {
         if (fields.error != OpenAiFields::Error::none)
             co_return co_await respond(rq, 400, describe(fields.error));
         rq.model = fields.model;
+        rq.prompt = std::move(fields.prompt);
+        rq.cache_salt = std::move(fields.cache_salt);
         has_model = true;
     }
 

@@ -207,6 +207,18 @@ void frame(std::vector<asio::const_buffer>& out, std::string& chunk_head,
     if (framing == Framing::chunked) out.emplace_back("\r\n", 2);
 }
 
+// The picker's view of the client's request headers.
+class HeadHeaders final : public picker::RequestHeaders {
+public:
+    explicit HeadHeaders(const MessageHead& head) : head_(head) {}
+    std::string_view get(std::string_view lower_name) const override {
+        return head_.find(lower_name).value_or(std::string_view{});
+    }
+
+private:
+    const MessageHead& head_;
+};
+
 }  // namespace
 
 asio::awaitable<bool> DownstreamConn::forward(RequestCtx& rq, std::string& body) {
@@ -220,7 +232,15 @@ asio::awaitable<bool> DownstreamConn::forward(RequestCtx& rq, std::string& body)
         co_return co_await respond(rq, 503, "too many concurrent upstream requests",
                                    "Retry-After: 1\r\n");
     }
-    picker::SchedulingRequest sreq{rq.request_id, rq.model, rq.path};
+    HeadHeaders headers(*rq.head);
+    picker::SchedulingRequest sreq;
+    sreq.request_id = rq.request_id;
+    sreq.model = rq.model;
+    sreq.path = rq.path;
+    sreq.prompt = rq.prompt;
+    sreq.cache_salt = rq.cache_salt;
+    sreq.headers = &headers;
+    sreq.priority = rq.priority;
     const picker::EndpointState* exclude = nullptr;
     bool connect_failed = false;
     InFlight in_flight;
@@ -427,6 +447,11 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
             resp_head.append("x-gateway-destination-endpoint-served: ")
                 .append(uc.endpoint)
                 .append("\r\n");
+            // The session-affinity scorer's token: where this request went,
+            // for the client to send back.
+            if (const picker::Scheduler* sched = rq.pool->picker->scheduler(); sched && rq.endpoint)
+                for (const std::string& name : picker::session_headers(*sched))
+                    resp_head.append(name).append(": ").append(rq.endpoint->token()).append("\r\n");
             if (!keep_client) resp_head.append("Connection: close\r\n");
             resp_head.append("\r\n");
             out.emplace_back(resp_head.data(), resp_head.size());

@@ -105,6 +105,59 @@ bool find_model_token_slow(std::string& body, size_t& pos, size_t& len) {
     return false;
 }
 
+void append_token_id(std::string& out, uint64_t id) {
+    const uint32_t v = static_cast<uint32_t>(id);
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+// prompt: a string, a list of strings, a list of token ids, or a list of
+// such lists (batched completions: rendered one after another).
+void render_prompt(sj::dom::element v, std::string& out) {
+    std::string_view s;
+    uint64_t id = 0;
+    if (v.get_string().get(s) == sj::SUCCESS) {
+        out.append(s);
+        return;
+    }
+    sj::dom::array arr;
+    if (v.get_array().get(arr) != sj::SUCCESS) return;
+    bool first = true;
+    for (sj::dom::element item : arr) {
+        if (item.get_string().get(s) == sj::SUCCESS) {
+            if (!first) out.push_back('\n');
+            out.append(s);
+        } else if (item.get_uint64().get(id) == sj::SUCCESS) {
+            append_token_id(out, id);
+        } else if (item.is_array()) {
+            render_prompt(item, out);
+        }
+        first = false;
+    }
+}
+
+// messages: [{role, content}], content a string or a list of parts whose
+// text parts count (images and audio are not hashed).
+void render_messages(sj::dom::element v, std::string& out) {
+    sj::dom::array arr;
+    if (v.get_array().get(arr) != sj::SUCCESS) return;
+    for (sj::dom::element msg : arr) {
+        std::string_view role, text;
+        sj::dom::element content;
+        if (msg["role"].get_string().get(role) == sj::SUCCESS) {
+            out.append("<|").append(role).append("|>");
+        }
+        if (msg["content"].get(content) != sj::SUCCESS) continue;
+        if (content.get_string().get(text) == sj::SUCCESS) {
+            out.append(text);
+            continue;
+        }
+        sj::dom::array parts;
+        if (content.get_array().get(parts) != sj::SUCCESS) continue;
+        for (sj::dom::element part : parts)
+            if (part["text"].get_string().get(text) == sj::SUCCESS) out.append(text);
+    }
+}
+
 }  // namespace
 
 OpenAiFields parse_openai_body(std::string& body) {
@@ -149,8 +202,13 @@ OpenAiFields parse_openai_body(std::string& body) {
             if (kv.value.get_string().get(u) == sj::SUCCESS) out.user.assign(u);
         } else if (key == "prompt") {
             out.has_prompt = true;
+            render_prompt(kv.value, out.prompt);
         } else if (key == "messages") {
             out.has_messages = true;
+            render_messages(kv.value, out.prompt);
+        } else if (key == "cache_salt") {
+            std::string_view salt;
+            if (kv.value.get_string().get(salt) == sj::SUCCESS) out.cache_salt.assign(salt);
         }
     }
     if (models == 0) {

@@ -21,6 +21,13 @@ struct OpenAiFields {
     std::string user;
     bool has_prompt = false;
     bool has_messages = false;
+    // What the prefix-cache producers hash (picker SchedulingRequest::prompt):
+    // a completion's prompt (strings joined by "\n"; token-id arrays as
+    // their 4-byte little-endian ids), or a chat's messages rendered as
+    // "<|role|>" followed by the text of each content part. Stable under
+    // appending turns, which is what a prefix cache rewards.
+    std::string prompt;
+    std::string cache_salt;  // vLLM's cache_salt, when a string
 };
 
 // `body` is reserved to hold simdjson's padding if needed (hence non-const).

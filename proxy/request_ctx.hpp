@@ -22,6 +22,9 @@ struct RequestCtx {
     std::string request_id;
     std::string_view path;
     std::string model;
+    std::string prompt;      // rendered for the prefix-cache producers (openai_body.hpp)
+    std::string cache_salt;
+    int priority = 0;        // the objective's; negative is sheddable
     bool client_keep_alive = true;
     bool is_head = false;
 

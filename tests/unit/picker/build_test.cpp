@@ -38,7 +38,7 @@ TEST_CASE("build: registered types, and the reference's other types") {
           std::vector<std::string>{"active-request-scorer", "by-label", "decode-filter", "encode-filter",
                                    "kv-cache-utilization-scorer", "load-aware-scorer", "max-score-picker",
                                    "prefill-filter", "queue-scorer", "random-picker",
-                                   "running-requests-size-scorer", "single-profile-handler",
+                                   "running-requests-size-scorer", "session-affinity-scorer", "single-profile-handler",
                                    "weighted-random-picker"});
     const auto others = reference_only_plugin_types();
     CHECK(std::is_sorted(others.begin(), others.end()));
