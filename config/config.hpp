@@ -128,6 +128,13 @@ struct SchedulerConfig {
     std::vector<PluginSpec> plugins;
     std::vector<SchedulingProfile> profiles;
     Mark mark;
+    // Top-level sections of the document that infergate accepts but does
+    // not act on (featureGates, dataLayer, ...): reported at load.
+    std::vector<std::pair<std::string, Mark>> ignored_sections;
+    // The pool's ignore_unsupported_plugins: plugin types the reference
+    // knows but infergate does not implement are dropped with a warning
+    // instead of failing the load.
+    bool ignore_unsupported = false;
 };
 
 struct Pool {

@@ -93,6 +93,9 @@ class Scheduler;  // opaque: filters, weighted scorers and a picker
 struct BuildResult {
     std::shared_ptr<const Scheduler> scheduler;  // null on errors
     std::vector<config::ConfigError> errors;
+    // Accepted but worth telling the operator at load: sections not acted
+    // on, unsupported plugins dropped under ignore_unsupported_plugins.
+    std::vector<config::ConfigError> warnings;
 };
 
 // Validates and builds a pool's scheduler. With `cfg.present == false`

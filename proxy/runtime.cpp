@@ -73,6 +73,7 @@ RuntimeBuild build_runtime(std::shared_ptr<const config::Config> cfg, EndpointRe
     for (const config::Pool& p : cfg->pools) {
         picker::BuildResult b = picker::build_scheduler(p.scheduler);
         for (auto& e : b.errors) out.errors.push_back(std::move(e));
+        for (auto& w : b.warnings) out.warnings.push_back(std::move(w));
         std::vector<std::shared_ptr<picker::EndpointState>> eps;
         for (const config::Endpoint& e : p.endpoints) {
             std::string key = p.name + '\0' + e.address.to_string();

@@ -61,6 +61,7 @@ using EndpointRegistry = std::map<std::string, std::shared_ptr<picker::EndpointS
 struct RuntimeBuild {
     std::shared_ptr<const Runtime> runtime;  // null on errors
     std::vector<config::ConfigError> errors;
+    std::vector<config::ConfigError> warnings;  // logged at load; not fatal
 };
 
 // Builds schedulers (validating every plugin) and reuses endpoint states
