@@ -27,7 +27,7 @@ namespace infergate::picker {
 // What the picker knows of a request.
 struct SchedulingRequest {
     std::string_view request_id;
-    std::string_view model;  // after any model_rewrite
+    std::string_view model;  // as sent upstream: after model_rewrite and model_rewrites
     std::string_view path;
 };
 

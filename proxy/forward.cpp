@@ -220,7 +220,7 @@ asio::awaitable<bool> DownstreamConn::forward(RequestCtx& rq, std::string& body)
         co_return co_await respond(rq, 503, "too many concurrent upstream requests",
                                    "Retry-After: 1\r\n");
     }
-    picker::SchedulingRequest sreq{rq.request_id, rq.model, rq.path};
+    picker::SchedulingRequest sreq{rq.request_id, rq.target_model, rq.path};
     const picker::EndpointState* exclude = nullptr;
     bool connect_failed = false;
     InFlight in_flight;
