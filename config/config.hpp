@@ -149,6 +149,33 @@ struct Pool {
     Mark mark;
 };
 
+// Model rewrite with weights, per pool: the Gateway API Inference
+// Extension's InferenceModelRewrite (llm-d-router
+// apix/v1alpha2/inferencemodelrewrite_types.go), with `poolRef` written as
+// the pool's name. A request whose body `model` (as the pool would receive
+// it, i.e. after a backend's fixed `model_rewrite`) matches a rule gets one
+// of the rule's targets, drawn by weight, as its new `model`.
+struct RewriteTarget {
+    std::string model_rewrite;  // `modelRewrite`
+    uint32_t weight = 1;        // 1..1000000; unset on every target: equal shares
+    Mark mark;
+};
+
+struct RewriteRule {
+    // `matches[].model.value` (type Exact). Empty: the rule matches every
+    // model (the reference's "generic" rule), below any exact match.
+    std::vector<std::string> models;
+    std::vector<RewriteTarget> targets;  // at least one
+    Mark mark;
+};
+
+struct ModelRewrite {
+    std::string name;
+    std::string pool;  // the CRD's poolRef.name
+    std::vector<RewriteRule> rules;
+    Mark mark;
+};
+
 struct Limits {
     uint32_t max_header_bytes = 64 * 1024;
     uint32_t max_headers = 100;
@@ -188,6 +215,7 @@ struct Config {
     Admin admin;
     std::vector<Route> routes;  // first match wins, in file order
     std::vector<Pool> pools;
+    std::vector<ModelRewrite> model_rewrites;  // at most one rule per (pool, model)
     Limits limits;
     Timeouts timeouts;
     AccessLog access_log;

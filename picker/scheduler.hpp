@@ -38,7 +38,7 @@ protected:
 // context, valid for the duration of one pick.
 struct SchedulingRequest {
     std::string_view request_id;
-    std::string_view model;  // after any model rewrite: the model the endpoint serves
+    std::string_view model;  // as sent upstream: after model_rewrite and model_rewrites
     std::string_view path;
     // The text the prefix-cache producers hash: a completion's prompt, or a
     // chat's messages rendered as text (proxy/openai_body.hpp). May be empty.

@@ -162,11 +162,13 @@ net::awaitable<bool> handle_completion(ServerState& st, beast::tcp_stream& strea
     }
     const auto& models = st.cfg.engine.models;
     if (creq.model.empty()) creq.model = models.front();  // vLLM defaults to the first name
-    if (std::find(models.begin(), models.end(), creq.model) == models.end()) {
+    const auto served = std::find(models.begin(), models.end(), creq.model);
+    if (served == models.end()) {
         co_return co_await send_error(st, stream, http::status::not_found,
                                       fmt::format("The model `{}` does not exist.", creq.model),
                                       "NotFoundError", keep_alive);
     }
+    ++st.model_requests[static_cast<std::size_t>(served - models.begin())];
     const EngineConfig& e = st.cfg.engine;
     const std::uint64_t max_tokens = creq.max_tokens.value_or(st.cfg.default_max_tokens);
     Prompt prompt = tokenize(creq.prompt, e.chars_per_token, e.block_size, hash_seed_for_model(models.front()));
