@@ -13,7 +13,16 @@ namespace infergate::proxy {
 // depth 1 (the document) and at depth 2 (inside usage). Malformed input
 // never fails; it only stops matching.
 
-static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+// Bytes that end a scalar (numbers, true, false, null).
+static bool ends_scalar(char c) {
+    switch (c) {
+        case ' ': case '\t': case '\n': case '\r':
+        case ',': case ':': case '{': case '}': case '[': case ']': case '"':
+            return true;
+        default:
+            return false;
+    }
+}
 
 void UsageScanner::feed(std::string_view bytes) {
     for (char c : bytes) on_char(c);
@@ -76,7 +85,7 @@ void UsageScanner::on_char(char c) {
             if (num_ok_) num_ = num_ * 10 + (c - '0');
             return;
         }
-        if (!is_ws(c) && !std::strchr(",:{}[]\"", c)) {
+        if (!ends_scalar(c)) {
             num_ok_ = false;  // fraction, exponent, sign, true/false/null
             return;
         }

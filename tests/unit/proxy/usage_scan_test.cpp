@@ -73,6 +73,8 @@ TEST_CASE("the usage scanner finds the top-level usage counts however the body i
         {"array document", R"([{"usage":{"prompt_tokens":1}}])", false, -1, -1, false},
         {"choices with null element", R"({"choices":[null],"usage":{"prompt_tokens":1,"completion_tokens":1}})", true, 1, 1, false},
         {"truncated", R"({"usage":{"prompt_tokens":1,"completion_tokens":2)", false, -1, -1, false},
+        // A NUL byte is not a separator (it once ended a scalar and looped).
+        {"NUL inside a scalar", std::string("{\"usage\":{\"prompt_tokens\":1\0,\"completion_tokens\":3}}", 52), true, -1, 3, false},
     };
     for (const Case& c : cases) {
         CAPTURE(c.name);
