@@ -9,21 +9,105 @@ target_model_name; errors carry the reference's error_code."""
 import json
 import re
 import socket
+import time
 
 from harness import MODEL, Proxy, Sim, base_config, request, run, wait_for
 
 UNLISTED = "unlisted-model"  # served by the sim, absent from the config
 ALIAS = "team-alias"         # routed and rewritten to MODEL by the config
+RAW_CLOSE = "raw-close"    # routed to an upstream that ends its stream by closing
+RAW_LENGTH = "raw-length"  # routed to one that sends its stream with Content-Length
 MESSAGES = [{"role": "user", "content": "Tell me about the observability of gateways"}]
 
 sim = None
 proxy = None
+raw = {}
+
+
+class RawSseUpstream:
+    """Answers every POST with a fixed event stream ending in a usage-only
+    chunk, framed by closing the connection or by Content-Length (what a
+    plain server may do), and records whether the request asked for usage.
+    GETs (/metrics) get a minimal vLLM page."""
+
+    EVENTS = (b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\r\n\r\n'
+              b'data: {"choices":[],"usage":{"prompt_tokens":21,"completion_tokens":2}}\r\n\r\n'
+              b"data: [DONE]\r\n\r\n")
+
+    def __init__(self, framing):
+        import threading
+        self.framing = framing
+        self.asked_usage = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                c, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        c.settimeout(30)
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                head, _, rest = buf.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    k, _, v = line.partition(b":")
+                    if k.strip().lower() == b"content-length":
+                        length = int(v)
+                while len(rest) < length:
+                    rest += c.recv(65536)
+                buf = rest[length:]
+                if not head.startswith(b"POST"):
+                    page = b"vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n"
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(page) + page)
+                    continue
+                req = json.loads(rest[:length])
+                self.asked_usage.append(req.get("stream_options", {}).get("include_usage"))
+                h = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                if self.framing == "close":
+                    # Two writes, so the proxy reads the body in pieces.
+                    c.sendall(h + b"Connection: close\r\n\r\n" + self.EVENTS[:40])
+                    time.sleep(0.05)
+                    c.sendall(self.EVENTS[40:])
+                    return
+                c.sendall(h + b"Content-Length: %d\r\n\r\n" % len(self.EVENTS) + self.EVENTS)
+        finally:
+            c.close()
 
 
 def setup():
     global sim, proxy
     sim = Sim("g1", "--model", f"{MODEL},{UNLISTED}", "--time-scale", "100")
-    routes = f"""  - name: alias
+    raw["close"] = RawSseUpstream("close")
+    raw["length"] = RawSseUpstream("length")
+    routes = f"""  - name: raw-close
+    match:
+      path_prefix: /v1/
+      model: {RAW_CLOSE}
+    backends:
+      - pool: rawclose
+  - name: raw-length
+    match:
+      path_prefix: /v1/
+      model: {RAW_LENGTH}
+    backends:
+      - pool: rawlength
+  - name: alias
     match:
       path_prefix: /v1/
       model: {ALIAS}
@@ -36,8 +120,9 @@ def setup():
     backends:
       - pool: p
 """
-    proxy = Proxy(base_config([("p", [sim], "")], routes=routes))
-    proxy.wait_fresh(1)
+    proxy = Proxy(base_config([("p", [sim], ""), ("rawclose", [raw["close"]], ""),
+                               ("rawlength", [raw["length"]], "")], routes=routes))
+    proxy.wait_fresh(3)
 
 
 # --- reading /metrics ----------------------------------------------------------
@@ -202,6 +287,22 @@ def test_stream_client_did_not_ask_sees_no_usage_chunk():
         assert delta(before, after, "inference_objective_request_error_total", **lp) == 0
 
 
+def test_stripping_reframes_close_delimited_and_sized_streams():
+    """The usage event goes, whatever the upstream's framing; the client
+    gets a well-formed chunked stream with every other byte once."""
+    for model, framing in ((RAW_CLOSE, "close"), (RAW_LENGTH, "length")):
+        before = scrape()
+        st, headers, got = stream_raw(body(model=model, stream=True))
+        assert st == 200
+        assert b"content-length" not in headers.lower(), headers
+        events = RawSseUpstream.EVENTS.split(b"\r\n\r\n")
+        assert got == events[0] + b"\r\n\r\n" + events[2] + b"\r\n\r\n", (framing, got)
+        assert raw[framing].asked_usage[-1] is True
+        after = scrape()
+        assert delta(before, after, "inference_objective_output_tokens_sum", **pair(model)) == 2
+        assert delta(before, after, "inference_objective_input_tokens_sum", **pair(model)) == 21
+
+
 def test_unknown_model_is_labelled_other():
     before = scrape()
     st, _, text = post(body(model=UNLISTED, max_tokens=2))
@@ -265,6 +366,7 @@ if __name__ == "__main__":
         test_non_streaming_tokens_and_counts,
         test_stream_client_asked_for_usage_sees_it,
         test_stream_client_did_not_ask_sees_no_usage_chunk,
+        test_stripping_reframes_close_delimited_and_sized_streams,
         test_unknown_model_is_labelled_other,
         test_alias_keeps_its_name_and_target_is_the_rewrite,
         test_errors_carry_the_reference_error_code,
