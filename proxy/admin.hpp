@@ -3,6 +3,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include <prometheus/metric_family.h>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,6 +18,9 @@ boost::asio::awaitable<void> serve_admin(Server& server, boost::asio::ip::tcp::s
 
 // Prometheus text exposition of everything infergate measures.
 std::string render_metrics(Server& server);
+
+// Appends the Gateway API Inference Extension's families (metrics_gie.cpp).
+void append_gie_metrics(Server& server, std::vector<prometheus::MetricFamily>& out);
 
 // JSON: every endpoint with its last metrics, their age, in-flight count
 // and last score.

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <ctime>
+#include <optional>
 #include <vector>
 
 #include "proxy/http_codec.hpp"
@@ -217,6 +218,10 @@ asio::awaitable<void> DownstreamConn::serve() {
 
 // --- routing ----------------------------------------------------------------
 
+// The OpenAI APIs that take stream_options: /v1/completions and
+// /v1/chat/completions.
+static bool wants_usage(std::string_view path) { return path.ends_with("/completions"); }
+
 static std::string make_request_id(std::minstd_rand& rng) {
     // 128 random bits as a UUIDv4-shaped string.
     uint32_t a = static_cast<uint32_t>(rng()), b = static_cast<uint32_t>(rng());
@@ -256,6 +261,7 @@ asio::awaitable<bool> DownstreamConn::handle(HttpParser& parser) {
     OpenAiFields fields;
     bool has_model = false;
     if (head.method == HTTP_POST || !body.empty()) {
+        rq.inference = true;  // counted under model_name "" until it names one
         fields = parse_openai_body(body);
         if (fields.error != OpenAiFields::Error::none)
             co_return co_await respond(rq, 400, describe(fields.error));
@@ -263,6 +269,7 @@ asio::awaitable<bool> DownstreamConn::handle(HttpParser& parser) {
         rq.prompt = std::move(fields.prompt);
         rq.cache_salt = std::move(fields.cache_salt);
         has_model = true;
+        rq.model_label = rq.runtime->model_labels.index(rq.model);
     }
 
     rq.route = rq.runtime->match(rq.path, head, has_model ? &rq.model : nullptr);
@@ -280,14 +287,56 @@ asio::awaitable<bool> DownstreamConn::handle(HttpParser& parser) {
         if (target != rq.model) rewrite_model(body, fields, target);
         rq.target_model = target;
     }
+    // Token metrics need the stream's usage chunk: ask for it when the
+    // client did not (it is stripped from the response again).
+    if (has_model && fields.stream && !fields.include_usage && wants_usage(rq.path))
+        rq.usage_injected = add_include_usage(body);
     co_return co_await forward(rq, body);
 }
 
 // --- access log and statistics ----------------------------------------------
 
+// The reference's error_code for a request that failed (llm-d-router
+// pkg/epp/handlers/server.go: a model-server status other than 200 is
+// ModelServerError; its own refusals carry their code); none if it did not.
+static std::optional<GieError> gie_error(const RequestCtx& rq) {
+    if (rq.client_aborted || rq.status == 499) return GieError::Unknown;
+    if (rq.upstream_answered)
+        return rq.truncated || rq.status != 200 ? std::optional(GieError::ModelServerError) : std::nullopt;
+    if (rq.status < 400) return std::nullopt;
+    switch (rq.status) {
+        case 404: return GieError::NotFound;
+        case 429: return GieError::ResourceExhausted;
+        case 502: case 504: return GieError::ModelServerError;  // the model server failed
+        case 503: return GieError::ServiceUnavailable;
+        default: return rq.status < 500 ? GieError::BadRequest : GieError::Internal;
+    }
+}
+
+// inference_objective_* (metrics_gie.cpp): what the reference records at a
+// response's end (pkg/epp/handlers/response.go, HandleResponseBody).
+static void record_gie(WorkerStats& st, RequestCtx& rq, double dur) {
+    if (!rq.inference) return;
+    const ModelLabels& labels = rq.runtime->model_labels;
+    GieSeries& s = rq.gie ? *rq.gie
+                          : st.gie(labels, rq.runtime->generation, rq.model_label,
+                                   labels.index(rq.target_model), rq.priority);
+    if (rq.gie) s.running.fetch_sub(1, std::memory_order_relaxed);
+    if (auto e = gie_error(rq)) s.errors[static_cast<size_t>(*e)].fetch_add(1, std::memory_order_relaxed);
+    if (!rq.response_complete) return;
+    s.duration.observe(dur);
+    if (rq.first_body_s > 0) s.ttft.observe(rq.first_body_s);
+    if (rq.prompt_tokens > 0) s.input_tokens.observe(static_cast<double>(rq.prompt_tokens));
+    if (rq.completion_tokens > 0) {
+        s.output_tokens.observe(static_cast<double>(rq.completion_tokens));
+        s.ntpot.observe(dur / static_cast<double>(rq.completion_tokens));
+    }
+}
+
 void DownstreamConn::finish(RequestCtx& rq) {
     double dur = std::chrono::duration<double>(Clock::now() - rq.start).count();
     WorkerStats& st = w_.stats();
+    record_gie(st, rq, dur);
     st.request_duration.observe(dur);
     if (rq.ttfb_s >= 0) st.time_to_first_byte.observe(rq.ttfb_s);
     const std::string none;

@@ -17,6 +17,7 @@
 #include "proxy/http_codec.hpp"
 #include "proxy/request_ctx.hpp"
 #include "proxy/responses.hpp"
+#include "proxy/usage_scan.hpp"
 
 namespace infergate::proxy {
 
@@ -47,6 +48,13 @@ static bool listed_in_connection(std::string_view v, std::string_view name) {
         if (comma == std::string_view::npos) break;
         v.remove_prefix(comma + 1);
     }
+    return false;
+}
+
+// Whether `hay` contains `needle` (ASCII, any case): media types.
+static bool icontains(std::string_view hay, std::string_view needle) {
+    for (size_t i = 0; i + needle.size() <= hay.size(); ++i)
+        if (iequals(hay.substr(i, needle.size()), needle)) return true;
     return false;
 }
 
@@ -245,7 +253,9 @@ asio::awaitable<bool> DownstreamConn::forward(RequestCtx& rq, std::string& body)
     bool connect_failed = false;
     InFlight in_flight;
     for (int attempt = 0; attempt < 2; ++attempt) {
-        picker::PickResult pr = rq.pool->picker->pick(sreq, Clock::now(), exclude, w_.scratch());
+        auto pick_start = Clock::now();
+        picker::PickResult pr = rq.pool->picker->pick(sreq, pick_start, exclude, w_.scratch());
+        w_.stats().scheduler_e2e.observe(std::chrono::duration<double>(Clock::now() - pick_start).count());
         if (pr.status != picker::PickResult::Status::ok) {
             if (connect_failed) break;
             if (pr.status == picker::PickResult::Status::no_fresh_metrics)
@@ -258,6 +268,14 @@ asio::awaitable<bool> DownstreamConn::forward(RequestCtx& rq, std::string& body)
         }
         rq.endpoint = pr.endpoint;
         rq.picker_reason = pr.reason;
+        if (rq.inference && !rq.gie) {
+            // Counted once dispatched, as the reference counts after scheduling.
+            const ModelLabels& labels = rq.runtime->model_labels;
+            rq.gie = &w_.stats().gie(labels, rq.runtime->generation, rq.model_label,
+                                     labels.index(rq.target_model), rq.priority);
+            rq.gie->requests.fetch_add(1, std::memory_order_relaxed);
+            rq.gie->running.fetch_add(1, std::memory_order_relaxed);
+        }
         in_flight.take(rq.endpoint->in_flight);
         std::string head = upstream_head(rq, body.size());
         std::unique_ptr<UpstreamConn> uc = w_.upstreams().take(rq.endpoint->id());
@@ -329,6 +347,10 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
     std::string chunk_head, resp_head;
     bool head_sent = false, any_byte = false, keep_client = false;
     Framing framing = Framing::none;
+    // Reads usage from the body as it passes; strips the usage-only event
+    // of a stream when infergate asked for it (usage_scan.hpp).
+    ResponseTap tap;
+    std::vector<std::string_view> tapped;
 
     for (;;) {
         size_t n = co_await uc.socket.async_read_some(asio::buffer(buf),
@@ -418,13 +440,16 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
             const MessageHead& h = rp.head();
             rq.status = h.status;
             rq.ttfb_s = std::chrono::duration<double>(Clock::now() - rq.start).count();
+            rq.upstream_answered = true;
             bool bodiless = rq.is_head || h.status == 204 || h.status == 304 ||
                             (h.status >= 100 && h.status < 200);
+            auto ctype = h.find("content-type");
+            tap.start(ctype && icontains(*ctype, "text/event-stream"), rq.usage_injected);
             if (bodiless)
                 framing = Framing::none;
             else if (h.chunked)
                 framing = rq.head->http_minor >= 1 ? Framing::chunked : Framing::close_delimited;
-            else if (h.content_length)
+            else if (h.content_length && !tap.stripping())  // stripping changes the length
                 framing = Framing::length;
             else
                 framing = rq.head->http_minor >= 1 ? Framing::chunked : Framing::close_delimited;
@@ -458,7 +483,22 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
             head_sent = true;
         }
         if (head_sent) {
-            frame(out, chunk_head, rp.pieces(), framing);
+            tap.new_round();  // the previous round's buffers have been written
+            tapped.clear();
+            if (!eof) {  // at EOF the parser's pieces are the last read's, already sent
+                for (std::string_view p : rp.pieces()) {
+                    if (!p.empty() && rq.first_body_s < 0)
+                        rq.first_body_s = std::chrono::duration<double>(Clock::now() - rq.start).count();
+                    tap.feed(p, tapped);
+                }
+            }
+            if (rp.message_complete()) {
+                tap.finish(tapped);
+                rq.response_complete = true;
+                rq.prompt_tokens = tap.prompt_tokens();
+                rq.completion_tokens = tap.completion_tokens();
+            }
+            frame(out, chunk_head, tapped, framing);
             if (rp.message_complete() && framing == Framing::chunked) out.emplace_back("0\r\n\r\n", 5);
         }
         if (!out.empty()) {
@@ -472,6 +512,7 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
                 error_code ig;
                 uc.socket.close(ig);
                 w_.stats().count_downstream_error(timed_out_ ? "write_timeout" : "client_disconnected");
+                rq.client_aborted = true;
                 finish(rq);
                 close();
                 co_return Exchange::failed;

@@ -158,7 +158,72 @@ void render_messages(sj::dom::element v, std::string& out) {
     }
 }
 
+// The last top-level value of `key` in the object starting at `i` (an
+// opening brace): its token's [pos, end). False if absent, or if a key is
+// escaped (raw bytes cannot be compared).
+bool find_last_key(std::string_view j, size_t i, std::string_view key, size_t& pos, size_t& end) {
+    bool found = false;
+    i = skip_ws(j, i) + 1;  // past '{'
+    while (true) {
+        i = skip_ws(j, i);
+        if (i >= j.size() || j[i] != '"') return found;
+        size_t k = i;
+        i = skip_string(j, i);
+        std::string_view name = j.substr(k + 1, i - k - 2);
+        if (name.find('\\') != std::string_view::npos) return false;
+        i = skip_ws(j, i) + 1;  // past ':'
+        i = skip_ws(j, i);
+        size_t v = i;
+        i = skip_value(j, i);
+        if (name == key) {
+            pos = v;
+            end = i;
+            found = true;
+        }
+        i = skip_ws(j, i);
+        if (i < j.size() && j[i] == ',') ++i;
+    }
+}
+
 }  // namespace
+
+bool add_include_usage(std::string& body) {
+    std::string_view j = body;
+    size_t open = skip_ws(j, 0);
+    if (open >= j.size() || j[open] != '{') return false;
+    size_t pos = 0, end = 0;
+    bool escaped_key = false;
+    if (!find_last_key(j, open, "stream_options", pos, end)) {
+        // Absent, or unreadable because of escaped keys: tell them apart.
+        size_t i = skip_ws(j, open + 1);
+        while (i < j.size() && j[i] == '"') {
+            size_t k = i;
+            i = skip_string(j, i);
+            if (j.substr(k, i - k).find('\\') != std::string_view::npos) escaped_key = true;
+            i = skip_value(j, skip_ws(j, skip_ws(j, i) + 1));
+            i = skip_ws(j, i);
+            if (i < j.size() && j[i] == ',') i = skip_ws(j, i + 1);
+        }
+        if (escaped_key) return false;
+        body.insert(open + 1, R"("stream_options":{"include_usage":true},)");
+        return true;
+    }
+    if (j.substr(pos, end - pos) == "null") {
+        body.replace(pos, end - pos, R"({"include_usage":true})");
+        return true;
+    }
+    if (j[pos] != '{') return false;
+    size_t vpos = 0, vend = 0;
+    if (find_last_key(j, pos, "include_usage", vpos, vend)) {
+        body.replace(vpos, vend - vpos, "true");
+        return true;
+    }
+    // Absent from the object, or hidden behind an escaped key.
+    if (j.substr(pos, end - pos).find('\\') != std::string_view::npos) return false;
+    bool empty = j[skip_ws(j, pos + 1)] == '}';
+    body.insert(pos + 1, empty ? R"("include_usage":true)" : R"("include_usage":true,)");
+    return true;
+}
 
 OpenAiFields parse_openai_body(std::string& body) {
     OpenAiFields out;
@@ -197,6 +262,17 @@ OpenAiFields parse_openai_body(std::string& body) {
         } else if (key == "stream") {
             bool b = false;
             if (kv.value.get_bool().get(b) == sj::SUCCESS) out.stream = b;
+        } else if (key == "stream_options") {
+            // The last occurrence wins, as in Python's json (vLLM).
+            out.include_usage = false;
+            sj::dom::object so;
+            if (kv.value.get_object().get(so) == sj::SUCCESS) {
+                for (sj::dom::key_value_pair f : so) {
+                    bool b = false;
+                    if (f.key == "include_usage")
+                        out.include_usage = f.value.get_bool().get(b) == sj::SUCCESS && b;
+                }
+            }
         } else if (key == "user") {
             std::string_view u;
             if (kv.value.get_string().get(u) == sj::SUCCESS) out.user.assign(u);

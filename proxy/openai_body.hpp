@@ -18,6 +18,7 @@ struct OpenAiFields {
     size_t model_pos = 0;      // offset of the model's JSON token (with quotes)
     size_t model_len = 0;      // length of that token
     bool stream = false;
+    bool include_usage = false;  // stream_options.include_usage is true
     std::string user;
     bool has_prompt = false;
     bool has_messages = false;
@@ -38,6 +39,13 @@ std::string_view describe(OpenAiFields::Error e);
 
 // Replaces the model token found by parse_openai_body with `model`.
 void rewrite_model(std::string& body, const OpenAiFields& fields, std::string_view model);
+
+// Makes the body's top-level stream_options.include_usage true (adding
+// the field, or the object, or replacing false/null), so a stream ends
+// with a usage chunk. `body` must have passed parse_openai_body. Returns
+// false, leaving the body as it was, when it cannot do so safely
+// (stream_options of another type, a key written with escapes).
+bool add_include_usage(std::string& body);
 
 // `s` as a JSON string literal, quotes included.
 std::string json_quote(std::string_view s);

@@ -10,6 +10,7 @@
 #include "picker/endpoint.hpp"
 #include "proxy/http_codec.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/stats.hpp"
 
 namespace infergate::proxy {
 
@@ -43,6 +44,17 @@ struct RequestCtx {
     uint64_t bytes_out = 0;
     double ttfb_s = -1;
     bool truncated = false;
+
+    // For the GIE-compatible metrics (metrics_gie.cpp).
+    bool inference = false;      // an OpenAI-style request (a POST or a body)
+    uint32_t model_label = 0;    // runtime->model_labels index of the model as sent
+    GieSeries* gie = nullptr;    // set once dispatched to an endpoint
+    bool usage_injected = false; // stream_options.include_usage added for us
+    bool upstream_answered = false;  // the response head came from upstream
+    bool response_complete = false;  // and its body ended normally
+    bool client_aborted = false;     // the client left mid-response
+    double first_body_s = -1;        // first response body bytes from upstream
+    int64_t prompt_tokens = -1, completion_tokens = -1;
 };
 
 }  // namespace infergate::proxy

@@ -114,6 +114,7 @@ RuntimeBuild build_runtime(std::shared_ptr<const config::Config> cfg, EndpointRe
     }
     if (!out.errors.empty()) return out;
     rt->models_json = models_json(*cfg);
+    rt->model_labels = model_labels_for(*cfg);
     registry = std::move(next);
     out.runtime = std::move(rt);
     return out;

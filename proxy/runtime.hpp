@@ -21,6 +21,7 @@
 #include "picker/endpoint.hpp"
 #include "picker/scheduler.hpp"
 #include "proxy/model_rewrite.hpp"
+#include "proxy/model_labels.hpp"
 
 namespace infergate::proxy {
 
@@ -49,6 +50,7 @@ struct Runtime {
     std::vector<RuntimePool> pools;
     std::vector<RuntimeRoute> routes;
     std::string models_json;  // the /v1/models answer
+    ModelLabels model_labels;  // label values for the inference_objective_* metrics
     uint64_t generation = 0;
 
     // First route (file order) whose path, headers and model match.

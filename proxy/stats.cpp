@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "proxy/model_labels.hpp"
+
 namespace infergate::proxy {
 
 void LatencyHistogram::observe(double seconds) {
@@ -34,6 +36,51 @@ void WorkerStats::count_upstream_error(const std::string& endpoint, const char* 
 void WorkerStats::count_downstream_error(const char* kind) {
     std::lock_guard lk(mu_);
     ++downstream_errors_[kind];
+}
+
+std::string_view gie_error_name(GieError e) {
+    switch (e) {
+        case GieError::BadRequest: return "BadRequest";
+        case GieError::NotFound: return "NotFound";
+        case GieError::ResourceExhausted: return "ResourceExhausted";
+        case GieError::Internal: return "Internal";
+        case GieError::ServiceUnavailable: return "ServiceUnavailable";
+        case GieError::ModelServerError: return "ModelServerError";
+        case GieError::Unknown:
+        case GieError::count: break;
+    }
+    return "Unknown";
+}
+
+GieSeries& WorkerStats::gie(const ModelLabels& labels, uint64_t generation, uint32_t model,
+                            uint32_t target, int priority) {
+    GieSeries** slot = nullptr;
+    if (priority == 0) {
+        if (generation > gie_cache_gen_ || gie_cache_gen_ == UINT64_MAX) {
+            // A new snapshot: its label indices start a new cache.
+            gie_cache_gen_ = generation;
+            gie_cache_width_ = labels.size();
+            gie_cache_.assign(labels.size() * labels.size(), nullptr);
+        }
+        if (generation == gie_cache_gen_) {
+            slot = &gie_cache_[model * gie_cache_width_ + target];
+            if (*slot) return **slot;
+        }
+        // An older snapshot's request (across a reload): the slow path.
+    }
+    std::lock_guard lk(mu_);
+    auto [it, fresh] = gie_.try_emplace(GieKey{labels.name(model), labels.name(target), priority});
+    if (fresh) it->second = std::make_unique<GieSeries>();
+    if (slot) *slot = it->second.get();
+    return *it->second;
+}
+
+std::vector<std::pair<GieKey, const GieSeries*>> WorkerStats::gie_series() const {
+    std::lock_guard lk(mu_);
+    std::vector<std::pair<GieKey, const GieSeries*>> out;
+    out.reserve(gie_.size());
+    for (const auto& [k, v] : gie_) out.emplace_back(k, v.get());
+    return out;
 }
 
 std::map<RequestKey, uint64_t> WorkerStats::requests() const {

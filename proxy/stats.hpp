@@ -6,17 +6,107 @@
 // shared with another worker); the labelled request counters sit in a map
 // behind a mutex that only this worker and the (rare) scrape take.
 // prometheus-cpp's own Histogram takes a mutex per Observe, hence ours.
+//
+// The GIE-compatible inference_objective_* series (per model_name,
+// target_model_name and priority) are GieSeries of atomics, created once
+// per worker and label set and never freed; the worker finds a request's
+// series through a cache indexed by the runtime snapshot's ModelLabels
+// indices, so the request path neither allocates nor locks once a label
+// pair has been seen. The scrape lists them under the mutex and reads the
+// atomics.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 namespace infergate::proxy {
+
+class ModelLabels;
+
+// Fixed-bucket histogram of relaxed atomics; the sum is kept in units of
+// 1/Scale (nanoseconds for seconds, whole tokens for token counts).
+template <const auto& Bounds, uint64_t Scale>
+class FixedHistogram {
+public:
+    static constexpr auto& kBounds = Bounds;
+    static constexpr size_t kBuckets = Bounds.size() + 1;  // last is +Inf
+
+    void observe(double v) {
+        size_t i = 0;
+        while (i < Bounds.size() && v > Bounds[i]) ++i;
+        buckets_[i].fetch_add(1, std::memory_order_relaxed);
+        count_.fetch_add(1, std::memory_order_relaxed);
+        if (v > 0) sum_.fetch_add(static_cast<uint64_t>(v * Scale), std::memory_order_relaxed);
+    }
+    // Adds this histogram's (non-cumulative) buckets, count and sum.
+    void add_to(std::array<uint64_t, kBuckets>& buckets, uint64_t& count, double& sum) const {
+        for (size_t i = 0; i < kBuckets; ++i) buckets[i] += buckets_[i].load(std::memory_order_relaxed);
+        count += count_.load(std::memory_order_relaxed);
+        sum += static_cast<double>(sum_.load(std::memory_order_relaxed)) / Scale;
+    }
+
+private:
+    std::array<std::atomic<uint64_t>, kBuckets> buckets_{};
+    std::atomic<uint64_t> count_{0};
+    std::atomic<uint64_t> sum_{0};
+};
+
+// Bucket bounds of the reference's metrics (llm-d-router
+// pkg/epp/metrics/metrics.go: generalLatencyBuckets, inputTokens,
+// outputTokens, normalizedTimePerOutputToken, schedulerE2ELatency).
+namespace gie_buckets {
+inline constexpr std::array<double, 35> kLatency = {
+    0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10,
+    15, 20, 30, 45, 60, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600};
+inline constexpr std::array<double, 19> kInputTokens = {
+    1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32778, 65536,
+    131072, 262144, 524288, 1048576};
+inline constexpr std::array<double, 12> kOutputTokens = {1,   8,    16,   32,   64,   128,
+                                                         256, 512, 1024, 2048, 4096, 8192};
+inline constexpr std::array<double, 13> kNtpot = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
+                                                  0.2,   0.5,   1.0,   2.0,  5.0,  10.0};
+inline constexpr std::array<double, 10> kSchedulerE2E = {0.0001, 0.0002, 0.0005, 0.001, 0.002,
+                                                         0.005,  0.01,   0.02,   0.05,  0.1};
+}  // namespace gie_buckets
+
+using GieLatencyHistogram = FixedHistogram<gie_buckets::kLatency, 1'000'000'000>;
+using GieInputTokenHistogram = FixedHistogram<gie_buckets::kInputTokens, 1>;
+using GieOutputTokenHistogram = FixedHistogram<gie_buckets::kOutputTokens, 1>;
+using GieNtpotHistogram = FixedHistogram<gie_buckets::kNtpot, 1'000'000'000>;
+using GieSchedulerHistogram = FixedHistogram<gie_buckets::kSchedulerE2E, 1'000'000'000>;
+
+// The reference's error_code values (llm-d-router pkg/common/error/error.go)
+// that infergate can produce.
+enum class GieError : uint8_t {
+    BadRequest, NotFound, ResourceExhausted, Internal, ServiceUnavailable, ModelServerError,
+    Unknown, count
+};
+std::string_view gie_error_name(GieError e);
+
+struct GieSeries {
+    std::atomic<uint64_t> requests{0};
+    std::array<std::atomic<uint64_t>, static_cast<size_t>(GieError::count)> errors{};
+    std::atomic<int64_t> running{0};
+    GieLatencyHistogram duration;
+    GieLatencyHistogram ttft;
+    GieInputTokenHistogram input_tokens;
+    GieOutputTokenHistogram output_tokens;
+    GieNtpotHistogram ntpot;
+};
+
+struct GieKey {
+    std::string model, target;
+    int priority;
+    auto operator<=>(const GieKey&) const = default;
+};
 
 class LatencyHistogram {
 public:
@@ -54,17 +144,30 @@ public:
     std::atomic<uint64_t> connections_rejected{0};
     std::atomic<int64_t> connections_open{0};
     std::atomic<uint64_t> streams_truncated{0};
+    GieSchedulerHistogram scheduler_e2e;
+
+    // The series for a request's labels (indices into `labels`, the
+    // snapshot numbered `generation`). Owning worker only.
+    GieSeries& gie(const ModelLabels& labels, uint64_t generation, uint32_t model, uint32_t target,
+                   int priority);
 
     // Copies for the scrape.
     std::map<RequestKey, uint64_t> requests() const;
     std::map<std::pair<std::string, std::string>, uint64_t> upstream_errors() const;
     std::map<std::string, uint64_t> downstream_errors() const;
+    std::vector<std::pair<GieKey, const GieSeries*>> gie_series() const;
 
 private:
     mutable std::mutex mu_;
     std::map<RequestKey, uint64_t> requests_;
     std::map<std::pair<std::string, std::string>, uint64_t> upstream_errors_;
     std::map<std::string, uint64_t> downstream_errors_;
+    std::map<GieKey, std::unique_ptr<GieSeries>> gie_;  // under mu_; never erased
+    // Owning worker only: series by model * labels.size() + target, for
+    // priority 0 and the snapshot gie_cache_gen_.
+    uint64_t gie_cache_gen_ = UINT64_MAX;
+    size_t gie_cache_width_ = 0;
+    std::vector<GieSeries*> gie_cache_;
 };
 
 }  // namespace infergate::proxy

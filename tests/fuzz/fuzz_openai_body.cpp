@@ -4,7 +4,9 @@
 // on success the model token is a JSON string inside the body, and
 // rewriting it to other names changes only that token and parses back to
 // the new name with every other field unchanged; json_quote of any valid
-// UTF-8 string parses back to that string.
+// UTF-8 string parses back to that string; add_include_usage either
+// leaves the body alone or yields a body that parses with include_usage
+// true and every other field unchanged.
 #include <simdjson.h>
 
 #include <string>
@@ -58,6 +60,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         check_rewrite(body, f, "llama-3.1-8b-v2");
         check_rewrite(body, f, "");
         check_rewrite(body, f, std::string_view("q\"\\\n\x01\x1f\0caf\xc3\xa9", 12));
+        std::string u = body;
+        if (add_include_usage(u)) {
+            OpenAiFields g = parse_openai_body(u);
+            FUZZ_CHECK(g.error == E::none);
+            FUZZ_CHECK(g.include_usage);
+            FUZZ_CHECK(g.model == f.model);
+            FUZZ_CHECK(g.stream == f.stream);
+            FUZZ_CHECK(g.user == f.user);
+        } else {
+            FUZZ_CHECK(u == body);
+        }
     }
     if (simdjson::validate_utf8(original.data(), original.size())) {
         std::string q = "{\"model\":" + json_quote(original) + "}";
@@ -78,6 +91,8 @@ std::vector<std::string> seed_corpus() {
         R"({"messages":[{"model":"inner","content":[{"type":"text","text":"x"}]}],"model":"outer"})",
         R"({"model":"\ud83d\ude00","logit_bias":{"50256":-100},"stop":["\n"]})",
         R"({"model":"a","model":"b"})",
+        R"({"model":"m","stream":true,"stream_options":{"include_usage":false,"x":[1]}})",
+        R"({"model":"m","stream_options":null,"stream_options":{}})",
         R"(["model","a"])",
         R"({"model":1})",
         "{}",
@@ -87,6 +102,7 @@ std::vector<std::string> seed_corpus() {
 std::vector<std::string> dictionary() {
     return {"{", "}", "[", "]", ":", ",", "\"", "\\", "\\\"", "\\u", "\\u0000", "\\ud800", "\"model\"",
             "\"model\":", "\"stream\":true", "\"user\":\"u\"", "\"messages\":[]", "\"prompt\":\"p\"",
+            "\"stream_options\":", "\"include_usage\":", "{\"include_usage\":true}",
             "null", "true", "false", "1e999", "-0.0", " ", "\n", "\xc3\xa9", "\xff", "\xed\xa0\x80"};
 }
 

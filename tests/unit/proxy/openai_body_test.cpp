@@ -162,3 +162,60 @@ TEST_CASE("malformed JSON in skipped values is refused") {
 TEST_CASE("an invalid escape in the model string is not JSON") {
     CHECK(parse(R"({"model":"a\qb"})").error == E::not_json);
 }
+
+TEST_CASE("include_usage is read, and added so a stream ends with usage") {
+    struct Case {
+        std::string body;
+        bool had;          // stream_options.include_usage already true
+        bool changed;      // add_include_usage edits the body
+        std::string want;  // the body after (when changed)
+    };
+    const Case cases[] = {
+        {R"({"model":"m","stream":true})", false, true,
+         R"({"stream_options":{"include_usage":true},"model":"m","stream":true})"},
+        {" { \"model\":\"m\"}", false, true, " {\"stream_options\":{\"include_usage\":true}, \"model\":\"m\"}"},
+        {R"({"model":"m","stream_options":{}})", false, true, R"({"model":"m","stream_options":{"include_usage":true}})"},
+        {R"({"model":"m","stream_options": { } })", false, true,
+         R"({"model":"m","stream_options": {"include_usage":true } })"},
+        {R"({"model":"m","stream_options":{"continuous_usage_stats":true}})", false, true,
+         R"({"model":"m","stream_options":{"include_usage":true,"continuous_usage_stats":true}})"},
+        {R"({"model":"m","stream_options":{"include_usage":false}})", false, true,
+         R"({"model":"m","stream_options":{"include_usage":true}})"},
+        {R"({"model":"m","stream_options":{"include_usage":null,"x":1}})", false, true,
+         R"({"model":"m","stream_options":{"include_usage":true,"x":1}})"},
+        {R"({"model":"m","stream_options":null})", false, true, R"({"model":"m","stream_options":{"include_usage":true}})"},
+        // The last occurrence is the one that counts, for reading and editing.
+        {R"({"stream_options":{"include_usage":true},"model":"m","stream_options":{"include_usage":false}})", false, true,
+         R"({"stream_options":{"include_usage":true},"model":"m","stream_options":{"include_usage":true}})"},
+        {R"({"model":"m","stream_options":{"include_usage":false,"include_usage":true}})", true, true,
+         R"({"model":"m","stream_options":{"include_usage":false,"include_usage":true}})"},
+        {R"({"model":"m","stream_options":{"include_usage":true}})", true, true,
+         R"({"model":"m","stream_options":{"include_usage":true}})"},
+        // Nested look-alikes are not the field.
+        {R"({"model":"m","messages":[{"stream_options":{"include_usage":true}}]})", false, true,
+         R"({"stream_options":{"include_usage":true},"model":"m","messages":[{"stream_options":{"include_usage":true}}]})"},
+        // Left alone: another type, escaped keys.
+        {R"({"model":"m","stream_options":"yes"})", false, false, ""},
+        {R"({"model":"m","stream\u005foptions":{"include_usage":false}})", false, false, ""},
+        {R"({"model":"m","stream_options":{"include\u005fusage":false}})", false, false, ""},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.body);
+        std::string body = c.body;
+        OpenAiFields f = parse_openai_body(body);
+        REQUIRE(f.error == E::none);
+        CHECK(f.include_usage == c.had);
+        std::string before = body;
+        bool changed = add_include_usage(body);
+        CHECK(changed == c.changed);
+        if (!changed) {
+            CHECK(body == before);
+            continue;
+        }
+        CHECK(body == c.want);
+        OpenAiFields g = parse_openai_body(body);
+        REQUIRE(g.error == E::none);
+        CHECK(g.include_usage);
+        CHECK(g.model == "m");
+    }
+}

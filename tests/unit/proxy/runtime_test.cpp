@@ -190,3 +190,25 @@ TEST_CASE_FIXTURE(Fixture, "weight-0 backends are never chosen from a built rout
         CHECK(*b.model_rewrite == std::optional<std::string>("llama-3.1-8b-v2"));
     }
 }
+
+TEST_CASE("model labels: configured names keep their own, others are 'other'") {
+    ModelLabels labels({"llama", "mistral", "llama", "", "other"});
+    CHECK(labels.size() == 4);  // "", "other", llama, mistral
+    struct Case {
+        std::string model;
+        std::string label;
+    };
+    const Case cases[] = {
+        {"llama", "llama"}, {"mistral", "mistral"}, {"", ""},           {"other", "other"},
+        {"LLAMA", "other"}, {"llam", "other"},      {"llamaa", "other"}, {"zzz", "other"},
+        {"a", "other"},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.model);
+        CHECK(labels.name(labels.index(c.model)) == c.label);
+    }
+    CHECK(labels.index("") == ModelLabels::kNone);
+    CHECK(labels.index("zzz") == ModelLabels::kOther);
+    ModelLabels none;
+    CHECK(none.name(none.index("llama")) == "other");
+}

@@ -1,0 +1,188 @@
+// The Gateway API Inference Extension's metric names, so dashboards built
+// for GIE / llm-d's endpoint picker work on infergate unchanged. Names,
+// types, labels, buckets and meanings follow llm-d-router at ebab687927f5:
+// pkg/epp/metrics/metrics.go (inference_objective_*, inference_pool_*,
+// inference_extension_scheduler_e2e_duration_seconds) and, for
+// inference_objective_request_ttft_seconds, pkg/epp/framework/plugins/
+// requestcontrol/dataproducer/predictedlatency/metrics.go. The pool gauges
+// are computed as pkg/epp/datalayer/logger/logger.go does: over the
+// endpoints whose metrics are fresh.
+#include <array>
+#include <limits>
+#include <map>
+
+#include <prometheus/metric_family.h>
+
+#include "proxy/admin.hpp"
+#include "proxy/server.hpp"
+
+namespace infergate::proxy {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+namespace {
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+    MetricFamily f;
+    f.name = std::move(name);
+    f.help = std::move(help);
+    f.type = type;
+    return f;
+}
+
+template <class H>
+struct Merged {
+    std::array<uint64_t, H::kBuckets> buckets{};
+    uint64_t count = 0;
+    double sum = 0;
+    void add(const H& h) { h.add_to(buckets, count, sum); }
+
+    ClientMetric metric(std::vector<ClientMetric::Label> labels) const {
+        ClientMetric m;
+        m.label = std::move(labels);
+        m.histogram.sample_count = count;
+        m.histogram.sample_sum = sum;
+        uint64_t cum = 0;
+        for (size_t i = 0; i < H::kBounds.size(); ++i) {
+            cum += buckets[i];
+            m.histogram.bucket.push_back({cum, H::kBounds[i]});
+        }
+        cum += buckets.back();
+        m.histogram.bucket.push_back({cum, std::numeric_limits<double>::infinity()});
+        return m;
+    }
+};
+
+struct ModelPair {
+    uint64_t requests = 0;
+    std::array<uint64_t, static_cast<size_t>(GieError::count)> errors{};
+    Merged<GieLatencyHistogram> duration, ttft;
+    Merged<GieInputTokenHistogram> input;
+    Merged<GieOutputTokenHistogram> output;
+    Merged<GieNtpotHistogram> ntpot;
+};
+
+}  // namespace
+
+void append_gie_metrics(Server& server, std::vector<MetricFamily>& out) {
+    using Pair = std::pair<std::string, std::string>;
+    std::map<Pair, ModelPair> pairs;
+    std::map<std::tuple<std::string, std::string, int>, uint64_t> requests;
+    std::map<std::string, int64_t> running;
+    Merged<GieSchedulerHistogram> sched;
+    for (const auto& w : server.workers()) {
+        sched.add(w->stats().scheduler_e2e);
+        for (const auto& [k, s] : w->stats().gie_series()) {
+            ModelPair& p = pairs[{k.model, k.target}];
+            uint64_t n = s->requests.load(std::memory_order_relaxed);
+            p.requests += n;
+            if (n) requests[{k.model, k.target, k.priority}] += n;
+            for (size_t i = 0; i < p.errors.size(); ++i)
+                p.errors[i] += s->errors[i].load(std::memory_order_relaxed);
+            running[k.model] += s->running.load(std::memory_order_relaxed);
+            p.duration.add(s->duration);
+            p.ttft.add(s->ttft);
+            p.input.add(s->input_tokens);
+            p.output.add(s->output_tokens);
+            p.ntpot.add(s->ntpot);
+        }
+    }
+
+    MetricFamily req = family("inference_objective_request_total",
+                              "Counter of inference objective requests broken out for each model and target model.",
+                              MetricType::Counter);
+    for (const auto& [k, n] : requests) {
+        ClientMetric m;
+        m.label = {{"model_name", std::get<0>(k)}, {"priority", std::to_string(std::get<2>(k))},
+                   {"target_model_name", std::get<1>(k)}};
+        m.counter.value = static_cast<double>(n);
+        req.metric.push_back(std::move(m));
+    }
+    MetricFamily err = family("inference_objective_request_error_total",
+                              "Counter of inference objective requests errors broken out for each model and target model.",
+                              MetricType::Counter);
+    MetricFamily dur = family("inference_objective_request_duration_seconds",
+                              "Inference objective response latency distribution in seconds for each model and target model.",
+                              MetricType::Histogram);
+    MetricFamily in = family("inference_objective_input_tokens",
+                             "Inference objective input token count distribution for requests in each model.",
+                             MetricType::Histogram);
+    MetricFamily outp = family("inference_objective_output_tokens",
+                               "Inference objective output token count distribution for requests in each model.",
+                               MetricType::Histogram);
+    MetricFamily ttft = family("inference_objective_request_ttft_seconds",
+                               "Inference model TTFT distribution in seconds for each model and target model: from request received to the first response body bytes.",
+                               MetricType::Histogram);
+    MetricFamily ntpot = family("inference_objective_normalized_time_per_output_token_seconds",
+                                "Inference objective latency divided by number of output tokens in seconds for each model and target model.",
+                                MetricType::Histogram);
+    for (const auto& [k, p] : pairs) {
+        std::vector<ClientMetric::Label> labels{{"model_name", k.first}, {"target_model_name", k.second}};
+        for (size_t i = 0; i < p.errors.size(); ++i) {
+            if (!p.errors[i]) continue;
+            ClientMetric m;
+            m.label = {{"error_code", std::string(gie_error_name(static_cast<GieError>(i)))},
+                       labels[0], labels[1]};
+            m.counter.value = static_cast<double>(p.errors[i]);
+            err.metric.push_back(std::move(m));
+        }
+        if (p.duration.count) dur.metric.push_back(p.duration.metric(labels));
+        if (p.input.count) in.metric.push_back(p.input.metric(labels));
+        if (p.output.count) outp.metric.push_back(p.output.metric(labels));
+        if (p.ttft.count) ttft.metric.push_back(p.ttft.metric(labels));
+        if (p.ntpot.count) ntpot.metric.push_back(p.ntpot.metric(labels));
+    }
+    MetricFamily run = family("inference_objective_running_requests",
+                              "Inference objective number of running requests in each model.",
+                              MetricType::Gauge);
+    for (const auto& [model, n] : running) {
+        if (model.empty()) continue;  // as the reference: no series for requests without a model
+        ClientMetric m;
+        m.label = {{"model_name", model}};
+        m.gauge.value = static_cast<double>(n);
+        run.metric.push_back(std::move(m));
+    }
+
+    MetricFamily kv = family("inference_pool_average_kv_cache_utilization",
+                             "The average kv cache utilization for an inference server pool.",
+                             MetricType::Gauge);
+    MetricFamily q = family("inference_pool_average_queue_size",
+                            "The average number of requests pending in the model server queue.",
+                            MetricType::Gauge);
+    MetricFamily ready = family("inference_pool_ready_pods",
+                                "The number of ready pods in the inference server pool.", MetricType::Gauge);
+    auto now = picker::Clock::now();
+    for (const RuntimePool& pool : server.runtime().pools) {
+        size_t fresh = 0;
+        double kv_sum = 0, q_sum = 0;
+        for (const auto& ep : pool.picker->endpoints()) {
+            if (!ep->fresh(now, pool.cfg->metrics_staleness)) continue;
+            auto m = ep->metrics();
+            ++fresh;
+            kv_sum += m.kv_usage;
+            q_sum += m.waiting;
+        }
+        ClientMetric m;
+        m.label = {{"name", pool.cfg->name}};
+        m.gauge.value = static_cast<double>(fresh);
+        ready.metric.push_back(m);
+        // The reference leaves the averages at their last value when no
+        // endpoint is fresh; infergate, computing at scrape time, omits them.
+        if (fresh == 0) continue;
+        m.gauge.value = kv_sum / static_cast<double>(fresh);
+        kv.metric.push_back(m);
+        m.gauge.value = q_sum / static_cast<double>(fresh);
+        q.metric.push_back(m);
+    }
+
+    MetricFamily sch = family("inference_extension_scheduler_e2e_duration_seconds",
+                              "End-to-end scheduling latency distribution in seconds.", MetricType::Histogram);
+    sch.metric.push_back(sched.metric({}));
+
+    for (auto* f : {&req, &err, &dur, &in, &outp, &ttft, &ntpot, &run, &kv, &q, &ready, &sch})
+        out.push_back(std::move(*f));
+}
+
+}  // namespace infergate::proxy

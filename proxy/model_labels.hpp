@@ -1,0 +1,47 @@
+// The bounded set of values the model_name and target_model_name labels
+// of the inference_objective_* metrics may take, fixed per runtime snapshot.
+//
+// A request's "model" is client input: labelling metrics with it as sent
+// would let any client grow the number of series without limit. Names the
+// config declares (route match models, backend model_rewrite targets) keep
+// their own label; every other name is counted under "other", and a
+// request without a model under "". The reference bounds the same labels
+// (llm-d-router pkg/epp/metrics/cardinality.go) but admits the first 1000
+// names it sees and pins only configured rewrite names; infergate admits
+// only configured names, so which names get their own series does not
+// depend on what clients sent first, and the hot path needs no shared,
+// mutable set (see README, "GIE-compatible metrics").
+//
+// Immutable after construction; lookups do not allocate.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace infergate::proxy {
+
+class ModelLabels {
+public:
+    static constexpr uint32_t kNone = 0;   // label "": the request named no model
+    static constexpr uint32_t kOther = 1;  // label "other": not in the config
+    static constexpr std::string_view kOtherName = "other";
+
+    explicit ModelLabels(std::vector<std::string> names = {});
+
+    // The label index for a request's model name.
+    uint32_t index(std::string_view model) const;
+    const std::string& name(uint32_t i) const { return names_[i]; }
+    size_t size() const { return names_.size(); }
+
+private:
+    std::vector<std::string> names_;  // "", "other", then the config's names sorted
+};
+
+// The model names `cfg` declares.
+ModelLabels model_labels_for(const config::Config& cfg);
+
+}  // namespace infergate::proxy
