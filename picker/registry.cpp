@@ -14,6 +14,7 @@ namespace {
 // Sorted by type name.
 constexpr PluginTypeInfo kImplemented[] = {
     {ActiveRequest::type_name, PluginKind::scorer, &make_active_request_scorer},
+    {ApproxPrefixCacheProducer::type_name, PluginKind::producer, &make_approx_prefix_cache_producer},
     {"by-label", PluginKind::filter, &make_by_label_filter},
     {"decode-filter", PluginKind::filter, &make_decode_filter},
     {"encode-filter", PluginKind::filter, &make_encode_filter},
@@ -21,6 +22,7 @@ constexpr PluginTypeInfo kImplemented[] = {
     {LoadAwareScorer::type_name, PluginKind::scorer, &make_load_aware_scorer},
     {MaxScorePicker::type_name, PluginKind::picker, &make_max_score_picker},
     {"prefill-filter", PluginKind::filter, &make_prefill_filter},
+    {PrefixCacheScorer::type_name, PluginKind::scorer, &make_prefix_cache_scorer},
     {QueueScorer::type_name, PluginKind::scorer, &make_queue_scorer},
     {RandomPicker::type_name, PluginKind::picker, &make_random_picker},
     {RunningRequestsSizeScorer::type_name, PluginKind::scorer, &make_running_requests_size_scorer},
@@ -39,7 +41,6 @@ constexpr std::string_view kReferenceOnly[] = {
     "always-disagg-multimodal-decider",
     "always-disagg-pd-decider",
     "anthropic-parser",
-    "approx-prefix-cache-producer",
     "burst-prefix-cache-producer",
     "by-label-selector",
     "concurrency-detector",
@@ -92,7 +93,6 @@ constexpr std::string_view kReferenceOnly[] = {
     "prefill-header-handler",
     "prefix-based-pd-decider",
     "prefix-cache-affinity-filter",
-    "prefix-cache-scorer",
     "priority-holdback-policy",
     "priority-then-time-eviction-order-policy",
     "probabilistic-admitter",
