@@ -292,7 +292,41 @@ private:
     size_t slot_ = SIZE_MAX;
 };
 
+// no-hit-lru-scorer (scheduling/scorer/nohitlru/no_hit_lru.go): for cold
+// requests (no candidate matched any prefix block), endpoints that never
+// served a cold request score highest, then the least recently used ones:
+// 1 - rank / (n - 1); warm requests get 0.5 for all. The LRU (lruSize
+// endpoints, default 1024) is updated after the pick for cold requests. It
+// is one ordered list per scorer behind a mutex, taken only on cold
+// requests (the ranking needs one global order; an endpoint list is short).
+class NoHitLruScorer final : public Scorer {
+public:
+    static constexpr std::string_view type_name = "no-hit-lru-scorer";
+    NoHitLruScorer(std::string name, std::string producer, size_t lru_size)
+        : Scorer(std::string(type_name), std::move(name)), producer_(std::move(producer)), lru_size_(lru_size) {}
+    void score(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+               std::span<double> out) const override;
+    void score_with(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+                    std::span<double> out, const PickScratch& scratch) const override;
+    std::string_view producer_name() const override { return producer_; }
+    void bind_producer(size_t slot) override { slot_ = slot; }
+    void pre_request(const SchedulingRequest& req, EndpointState& chosen, const PickScratch& scratch) const override;
+    bool wants_pre_request() const override { return true; }
+    size_t lru_size() const { return lru_size_; }
+    // Endpoint uids, least recently used first (tests).
+    std::vector<uint32_t> lru_order() const;
+
+private:
+    void score_cold(std::span<EndpointState* const> candidates, std::span<double> out) const;
+    std::string producer_;
+    size_t lru_size_;
+    size_t slot_ = SIZE_MAX;
+    mutable std::mutex mu_;
+    mutable std::vector<uint32_t> order_;  // least recently used first
+};
+
 std::unique_ptr<Plugin> make_approx_prefix_cache_producer(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_no_hit_lru_scorer(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_prefix_cache_scorer(const config::PluginSpec& spec, ParamReader& params);
 
 }  // namespace infergate::picker

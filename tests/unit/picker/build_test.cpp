@@ -37,7 +37,7 @@ TEST_CASE("build: registered types, and the reference's other types") {
     CHECK(registered_plugin_types() ==
           std::vector<std::string>{"active-request-scorer", "approx-prefix-cache-producer", "by-label",
                                    "decode-filter", "encode-filter", "kv-cache-utilization-scorer",
-                                   "load-aware-scorer", "max-score-picker", "prefill-filter",
+                                   "load-aware-scorer", "max-score-picker", "no-hit-lru-scorer", "prefill-filter",
                                    "prefix-cache-scorer", "queue-scorer", "random-picker",
                                    "running-requests-size-scorer", "session-affinity-scorer", "single-profile-handler",
                                    "weighted-random-picker"});
