@@ -5,6 +5,7 @@ replica that served the first one while its load allows, and requests with
 different prefixes spread."""
 
 import json
+import signal
 
 from harness import MODEL, Proxy, Sim, base_config, request, run, wait_for
 
@@ -79,6 +80,19 @@ def test_different_prefixes_spread():
         assert ask(f"Distinct system prompt {i}. " * 300, "again") == served[i]
 
 
+def test_index_survives_a_reload():
+    """A reload that keeps the pool and the producer's parameters keeps the
+    index: each prefix still goes where it went. (A fresh index would send
+    each of them to a random replica: all six home again by chance is
+    1 in 3^6.)"""
+    prefixes = [f"Reload-proof system prompt {k}. " * 300 for k in range(6)]
+    homes = [ask(p, "before") for p in prefixes]
+    proxy.signal(signal.SIGHUP)  # same file: same pool, same parameters
+    wait_for(lambda: 'infergate_config_reloads_total{result="ok"} 1' in proxy.admin("/metrics")[2],
+             what="reload counted")
+    assert [ask(p, "after") for p in prefixes] == homes
+
+
 if __name__ == "__main__":
     run([setup, test_shared_prefix_sticks_to_its_replica, test_loaded_replica_yields_then_prefix_spreads_no_further,
-         test_different_prefixes_spread])
+         test_different_prefixes_spread, test_index_survives_a_reload])
