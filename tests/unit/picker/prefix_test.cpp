@@ -518,6 +518,37 @@ TEST_CASE("approx-prefix-cache-producer: bad parameters fail at load with file:l
             lruCapacityPerSever: 10
 )", {"infergate.yaml:20:13: unknown parameter 'lruCapacityPerSever' for plugin 'approx-prefix-cache-producer' "
      "(type 'approx-prefix-cache-producer') (did you mean 'lruCapacityPerServer'?)"}},
+        {"negative block cap", R"(      plugins:
+        - type: approx-prefix-cache-producer
+          parameters:
+            maxPrefixBlocksToMatch: -1
+)", {"infergate.yaml:20:37: parameter 'maxPrefixBlocksToMatch' of plugin 'approx-prefix-cache-producer' must be "
+     "between 0 and 2147483647, got -1"}},
+        {"legacy blockSize negative", R"(      plugins:
+        - type: approx-prefix-cache-producer
+          parameters:
+            blockSize: -64
+)", {"infergate.yaml:20:24: parameter 'blockSize' of plugin 'approx-prefix-cache-producer' must be between 0 and "
+     "1048576, got -64"}},
+        {"negative capacity", R"(      plugins:
+        - type: approx-prefix-cache-producer
+          parameters:
+            lruCapacityPerServer: -1
+)", {"infergate.yaml:20:35: parameter 'lruCapacityPerServer' of plugin 'approx-prefix-cache-producer' must be "
+     "between 0 and 2147483647, got -1"}},
+        {"scorer: matchLengthScaleTokens 0 with a length weight", R"(      plugins:
+        - type: prefix-cache-scorer
+          parameters:
+            matchLengthWeight: 0.5
+            matchLengthScaleTokens: 0
+)", {"infergate.yaml:21:37: parameter 'matchLengthScaleTokens' of plugin 'prefix-cache-scorer' must be > 0 when "
+     "matchLengthWeight is > 0"}},
+        {"scorer: producer name not a string", R"(      plugins:
+        - type: prefix-cache-scorer
+          parameters:
+            prefixMatchInfoProducerName: [a, b]
+)", {"infergate.yaml:20:42: parameter 'prefixMatchInfoProducerName' of plugin 'prefix-cache-scorer' must be a "
+     "string"}},
         {"scorer: matchLengthWeight out of range", R"(      plugins:
         - type: prefix-cache-scorer
           parameters:
