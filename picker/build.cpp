@@ -35,7 +35,7 @@ struct Named {
 
 class Builder {
 public:
-    explicit Builder(const config::SchedulerConfig& cfg) : cfg_(cfg) {}
+    Builder(const config::SchedulerConfig& cfg, const PoolContext* pool) : cfg_(cfg), pool_(pool) {}
 
     BuildResult build() {
         for (const auto& [key, mark] : cfg_.ignored_sections)
@@ -48,6 +48,8 @@ public:
         bind_producers();
         if (!errors_.empty()) return BuildResult{nullptr, std::move(errors_), std::move(warnings_)};
         if (!picker_) add_default_picker();
+        if (pool_)
+            for (const DataProducer* p : producers_) const_cast<DataProducer*>(p)->bind_pool(*pool_);
         auto s = std::make_shared<const Scheduler>(std::move(owned_), std::move(profile_),
                                                    std::move(filters_), std::move(scorers_), picker_,
                                                    std::move(producers_));
@@ -109,6 +111,13 @@ private:
     void bind_producers() {
         for (const auto& ws : scorers_) {
             auto* scorer = const_cast<Scorer*>(ws.scorer);  // still building: not shared yet
+            if (std::unique_ptr<Plugin> own = scorer->take_own_producer()) {
+                // The older form: the scorer carried the producer's parameters.
+                scorer->bind_producer(producers_.size());
+                producers_.push_back(static_cast<const DataProducer*>(own.get()));
+                owned_.push_back(std::move(own));
+                continue;
+            }
             const std::string_view want = scorer->producer_name();
             if (want.empty()) continue;
             size_t slot = producers_.size();
@@ -262,6 +271,7 @@ private:
     }
 
     const config::SchedulerConfig& cfg_;
+    const PoolContext* pool_;
     std::vector<config::ConfigError> errors_;
     std::vector<config::ConfigError> warnings_;
     std::vector<std::string> skipped_;        // plugin names dropped as unsupported
@@ -277,30 +287,39 @@ private:
 
 // Reference: defaults.go loadDefaultConfig — queue-scorer (weight 2),
 // kv-cache-utilization-scorer (2), prefix-cache-scorer (3), then
-// ensureSchedulingLayer adds max-score-picker and single-profile-handler.
-// prefix-cache-scorer is not implemented yet and is left out, so today's
-// default is queue 2 + kv-cache 2, max-score-picker.
-BuildResult default_scheduler() {
+// ensureSchedulingLayer adds max-score-picker and single-profile-handler;
+// prefix-cache-scorer's approx-prefix-cache-producer is created with its
+// defaults, as the reference's data-layer DAG does.
+BuildResult default_scheduler(const PoolContext* pool) {
     std::vector<std::unique_ptr<Plugin>> owned;
     auto queue = std::make_unique<QueueScorer>(std::string(QueueScorer::type_name));
     auto kv = std::make_unique<KVCacheUtilizationScorer>(std::string(KVCacheUtilizationScorer::type_name));
+    auto prefix = std::make_unique<PrefixCacheScorer>(std::string(PrefixCacheScorer::type_name),
+                                                      std::string(ApproxPrefixCacheProducer::type_name), 0.0, 8192,
+                                                      nullptr);
+    std::unique_ptr<Plugin> producer = make_default_producer(ApproxPrefixCacheProducer::type_name);
+    auto* prod = static_cast<DataProducer*>(producer.get());
+    if (pool) prod->bind_pool(*pool);
+    prefix->bind_producer(0);
     auto pick = std::make_unique<MaxScorePicker>(std::string(MaxScorePicker::type_name), 1);
-    std::vector<Scheduler::WeightedScorer> scorers{{queue.get(), 2.0}, {kv.get(), 2.0}};
+    std::vector<Scheduler::WeightedScorer> scorers{{queue.get(), 2.0}, {kv.get(), 2.0}, {prefix.get(), 3.0}};
     const Picker* picker = pick.get();
+    owned.push_back(std::move(producer));
     owned.push_back(std::move(queue));
     owned.push_back(std::move(kv));
+    owned.push_back(std::move(prefix));
     owned.push_back(std::move(pick));
     owned.push_back(std::make_unique<SingleProfileHandler>(std::string(SingleProfileHandler::type_name)));
     auto s = std::make_shared<const Scheduler>(std::move(owned), "default", std::vector<const Filter*>{},
-                                               std::move(scorers), picker);
+                                               std::move(scorers), picker, std::vector<const DataProducer*>{prod});
     return BuildResult{std::move(s), {}, {}};
 }
 
 }  // namespace
 
-BuildResult build_scheduler(const config::SchedulerConfig& cfg) {
-    if (!cfg.present) return default_scheduler();
-    return Builder(cfg).build();
+BuildResult build_scheduler(const config::SchedulerConfig& cfg, const PoolContext* pool) {
+    if (!cfg.present) return default_scheduler(pool);
+    return Builder(cfg, pool).build();
 }
 
 std::vector<std::string> registered_plugin_types() {

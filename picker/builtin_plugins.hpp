@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "config/config.hpp"
@@ -201,5 +202,131 @@ std::unique_ptr<Plugin> make_prefill_filter(const config::PluginSpec& spec, Para
 std::unique_ptr<Plugin> make_encode_filter(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_session_affinity_scorer(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_single_profile_handler(const config::PluginSpec& spec, ParamReader& params);
+
+// --- approximate prefix caching (prefix_cache.cpp) ---
+
+class PrefixIndex;
+
+// approx-prefix-cache-producer's parameters, with the reference's names
+// and defaults (requestcontrol/dataproducer/approximateprefix/types.go,
+// plugin.go). They may also sit on prefix-cache-scorer (the older form).
+struct ApproxPrefixParams {
+    bool auto_tune = true;               // autoTune
+    int64_t block_size_tokens = 16;      // blockSizeTokens (vLLM's block size)
+    int64_t max_prefix_blocks = 2048;    // maxPrefixBlocksToMatch
+    int64_t max_prefix_tokens = 131072;  // maxPrefixTokensToMatch (wins when > 0)
+    int64_t lru_capacity = 31250;        // lruCapacityPerServer (0: the default)
+
+    // The reference's minBlockSizeTokens: smaller block sizes are raised
+    // to it at request time (GetBlockSize), so the 16 default means 64.
+    static constexpr int64_t kMinBlockSizeTokens = 64;
+    int64_t effective_block_tokens() const;
+    // The reference's resolveMaxBlocks: tokens / block size when the token
+    // cap is set, else the block cap, 0 for both meaning unlimited.
+    size_t max_blocks() const;
+    size_t capacity() const;  // per endpoint
+    bool operator==(const ApproxPrefixParams&) const = default;
+};
+
+// approx-prefix-cache-producer
+// (requestcontrol/dataproducer/approximateprefix/plugin.go, indexer.go):
+// hashes the request's prompt once (prefix_hash.hpp), matches the chain
+// against its index (prefix_index.hpp) for every candidate, and at
+// decision time records the chain as held by the chosen endpoint.
+// autoTune is accepted; it would read the engine's block size and number
+// of GPU blocks from vllm:cache_config_info, which infergate does not
+// scrape yet, so the configured values are used, as the reference does
+// when those metrics are missing.
+class ApproxPrefixCacheProducer final : public DataProducer {
+public:
+    static constexpr std::string_view type_name = "approx-prefix-cache-producer";
+    ApproxPrefixCacheProducer(std::string name, const ApproxPrefixParams& params);
+    ~ApproxPrefixCacheProducer() override;
+    void produce(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+                 PrefixMatchInfo& out) const override;
+    void pre_request(const SchedulingRequest& req, EndpointState& chosen,
+                     const PrefixMatchInfo& mine) const override;
+    void bind_pool(const PoolContext& pool) override;
+    bool index_stats(PrefixIndexStats& out) const override;
+    const ApproxPrefixParams& params() const { return params_; }
+    PrefixIndex& index() const { return *index_; }
+
+private:
+    ApproxPrefixParams params_;
+    size_t block_bytes_;  // effective block size in tokens * kCharsPerToken
+    size_t max_blocks_;
+    size_t capacity_;
+    std::shared_ptr<PrefixIndex> index_;
+    // Set by bind_pool: the pool's endpoints, kept in the index once this
+    // configuration serves (see bind_pool).
+    bool bound_ = false;
+    std::vector<uint32_t> pool_uids_;
+    mutable std::once_flag retain_once_;
+};
+
+// prefix-cache-scorer (scheduling/scorer/prefix/plugin.go):
+//   score = matchLengthWeight * min(1, matched * blockSize / matchLengthScaleTokens)^2
+//         + (1 - matchLengthWeight) * matched / total
+// from the producer named by prefixMatchInfoProducerName (default
+// approx-prefix-cache-producer, created with its defaults when the config
+// lists none); 0 when the prompt has no block. matchLengthWeight defaults
+// to 0 (score = matched / total), matchLengthScaleTokens to 8192.
+class PrefixCacheScorer final : public Scorer {
+public:
+    static constexpr std::string_view type_name = "prefix-cache-scorer";
+    PrefixCacheScorer(std::string name, std::string producer, double match_length_weight,
+                      int64_t match_length_scale_tokens, std::unique_ptr<Plugin> own_producer);
+    void score(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+               std::span<double> out) const override;
+    void score_with(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+                    std::span<double> out, const PickScratch& scratch) const override;
+    std::string_view producer_name() const override { return producer_; }
+    void bind_producer(size_t slot) override { slot_ = slot; }
+    std::unique_ptr<Plugin> take_own_producer() override { return std::move(own_producer_); }
+
+private:
+    std::string producer_;
+    double match_length_weight_;
+    double match_length_scale_tokens_;
+    std::unique_ptr<Plugin> own_producer_;
+    size_t slot_ = SIZE_MAX;
+};
+
+// no-hit-lru-scorer (scheduling/scorer/nohitlru/no_hit_lru.go): for cold
+// requests (no candidate matched any prefix block), endpoints that never
+// served a cold request score highest, then the least recently used ones:
+// 1 - rank / (n - 1); warm requests get 0.5 for all. The LRU (lruSize
+// endpoints, default 1024) is updated after the pick for cold requests. It
+// is one ordered list per scorer behind a mutex, taken only on cold
+// requests (the ranking needs one global order; an endpoint list is short).
+class NoHitLruScorer final : public Scorer {
+public:
+    static constexpr std::string_view type_name = "no-hit-lru-scorer";
+    NoHitLruScorer(std::string name, std::string producer, size_t lru_size)
+        : Scorer(std::string(type_name), std::move(name)), producer_(std::move(producer)), lru_size_(lru_size) {}
+    void score(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+               std::span<double> out) const override;
+    void score_with(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+                    std::span<double> out, const PickScratch& scratch) const override;
+    std::string_view producer_name() const override { return producer_; }
+    void bind_producer(size_t slot) override { slot_ = slot; }
+    void pre_request(const SchedulingRequest& req, EndpointState& chosen, const PickScratch& scratch) const override;
+    bool wants_pre_request() const override { return true; }
+    size_t lru_size() const { return lru_size_; }
+    // Endpoint uids, least recently used first (tests).
+    std::vector<uint32_t> lru_order() const;
+
+private:
+    void score_cold(std::span<EndpointState* const> candidates, std::span<double> out) const;
+    std::string producer_;
+    size_t lru_size_;
+    size_t slot_ = SIZE_MAX;
+    mutable std::mutex mu_;
+    mutable std::vector<uint32_t> order_;  // least recently used first
+};
+
+std::unique_ptr<Plugin> make_approx_prefix_cache_producer(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_no_hit_lru_scorer(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_prefix_cache_scorer(const config::PluginSpec& spec, ParamReader& params);
 
 }  // namespace infergate::picker

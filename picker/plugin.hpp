@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <random>
 #include <span>
 #include <string>
@@ -63,6 +64,13 @@ public:
     PluginKind kind() const final { return PluginKind::scorer; }
     virtual void score(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
                        std::span<double> out) const = 0;
+    // What the scheduler calls: score() plus the worker's scratch, whose
+    // PickScratch::prefix slot a scorer bound to a producer reads. Scorers
+    // that read no producer leave it as is.
+    virtual void score_with(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+                            std::span<double> out, const PickScratch& /*scratch*/) const {
+        score(req, candidates, out);
+    }
 
     // A scorer that reads a data producer's output names it here (its
     // prefixMatchInfoProducerName); empty when it reads none. The builder
@@ -70,6 +78,10 @@ public:
     // lists none, and hands the producer's scratch slot to bind_producer.
     virtual std::string_view producer_name() const { return {}; }
     virtual void bind_producer(size_t /*slot*/) {}
+    // The older configuration form: a prefix-cache-scorer carrying the
+    // producer's parameters gets a producer of its own, handed to the
+    // builder once (it then binds the scorer to it). Null otherwise.
+    virtual std::unique_ptr<Plugin> take_own_producer() { return nullptr; }
 
     // Called once per decision, after the picker chose `chosen`, for
     // scorers that keep state across requests (no-hit-lru-scorer).
@@ -109,6 +121,12 @@ public:
     // holds the request's blocks).
     virtual void pre_request(const SchedulingRequest& /*req*/, EndpointState& /*chosen*/,
                              const PrefixMatchInfo& /*mine*/) const {}
+    // Called once by the builder before the scheduler is shared, when it
+    // knows the pool (see PoolContext): lets the producer take over the
+    // state of its predecessor from the previous configuration.
+    virtual void bind_pool(const PoolContext& /*pool*/) {}
+    // Fills `out` and returns true for a producer that owns a prefix index.
+    virtual bool index_stats(PrefixIndexStats& /*out*/) const { return false; }
 };
 
 // Decides which profiles run for a request and which result is primary.

@@ -40,7 +40,7 @@ EndpointState* Scheduler::run(const SchedulingRequest& req, PickScratch& scratch
     const std::span<double> scores(scratch.scores.data(), n);
     for (size_t k = 0; k < scorers_.size(); ++k) {
         const WeightedScorer& ws = scorers_[k];
-        ws.scorer->score(req, view, scores);
+        ws.scorer->score_with(req, view, scores, scratch);
         for (size_t i = 0; i < n; ++i) {
             const double s = clamp_score(scores[i]);
             scratch.totals[i] += s * ws.weight;
@@ -52,12 +52,24 @@ EndpointState* Scheduler::run(const SchedulingRequest& req, PickScratch& scratch
 
     const size_t chosen = picker_->pick(view, std::span<const double>(scratch.totals.data(), n), scratch.rng);
     EndpointState* ep = cands[chosen < n ? chosen : 0];
-    for (size_t p = 0; p < producers_.size(); ++p) producers_[p]->pre_request(req, *ep, scratch.prefix[p]);
+    for (size_t p = 0; p < producers_.size(); ++p) {
+        scratch.prefix[p].chosen = chosen < n ? chosen : 0;
+        producers_[p]->pre_request(req, *ep, scratch.prefix[p]);
+    }
     for (const Scorer* s : pre_request_scorers_) s->pre_request(req, *ep, scratch);
     return ep;
 }
 
 std::span<const std::string> session_headers(const Scheduler& s) { return s.echo_headers(); }
+
+std::vector<PrefixIndexStats> prefix_index_stats(const Scheduler& s) {
+    std::vector<PrefixIndexStats> out;
+    for (const DataProducer* p : s.producers()) {
+        PrefixIndexStats st;
+        if (p->index_stats(st)) out.push_back(std::move(st));
+    }
+    return out;
+}
 
 std::vector<std::string> scorer_names(const Scheduler& s) {
     std::vector<std::string> out;

@@ -9,7 +9,9 @@
 // steady state.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -64,6 +66,9 @@ struct PrefixMatchInfo {
     // Matched blocks per candidate, aligned with PickScratch::candidates
     // after the filters ran.
     std::vector<uint32_t> matched;
+    // Set by the scheduler before the producers' pre_request: the chosen
+    // endpoint's index in `matched`.
+    size_t chosen = SIZE_MAX;
 };
 
 // Per-worker scratch space; reused across picks.
@@ -98,9 +103,19 @@ struct BuildResult {
     std::vector<config::ConfigError> warnings;
 };
 
+// The pool a scheduler is built for. Stateful plugins use it to carry
+// their state over a reload: an approx-prefix-cache-producer with the same
+// pool, name and parameters as one still alive (the previous
+// configuration's) shares its index, keeping only `endpoint_uids`.
+struct PoolContext {
+    std::string_view pool;
+    std::span<const uint32_t> endpoint_uids;  // EndpointState::uid() of the pool's endpoints
+};
+
 // Validates and builds a pool's scheduler. With `cfg.present == false`
-// the reference's default profile is used.
-BuildResult build_scheduler(const config::SchedulerConfig& cfg);
+// the reference's default profile is used. `pool` may be null (tests):
+// every prefix index is then new.
+BuildResult build_scheduler(const config::SchedulerConfig& cfg, const PoolContext* pool = nullptr);
 
 // The type names build_scheduler accepts, sorted.
 std::vector<std::string> registered_plugin_types();
@@ -112,6 +127,27 @@ std::span<const std::string> session_headers(const Scheduler& s);
 // Scorer names of the profile, in order: /debug/endpoints labels each
 // endpoint's EndpointState::last_scores with them.
 std::vector<std::string> scorer_names(const Scheduler& s);
+
+// Statistics of one prefix index (one approx-prefix-cache-producer), for
+// the reference's inference_extension_prefix_indexer_size (a gauge:
+// size_blocks) and inference_extension_prefix_indexer_hit_ratio (a
+// histogram, buckets 0, 0.1, ..., 1.0: one observation per decision whose
+// prompt has at least one block, of the chosen endpoint's matched / total
+// blocks; reference approximateprefix/metrics.go and plugin.go PreRequest).
+// Counters are cumulative since the index was created; an index survives
+// reloads that keep its pool, name and parameters.
+struct PrefixIndexStats {
+    std::string producer;      // the producer's name
+    uint64_t size_blocks = 0;  // (endpoint, block) entries held
+    uint64_t lookups = 0;      // observations (decisions with >= 1 block)
+    uint64_t hits = 0;         // of those, the chosen endpoint matched >= 1 block
+    uint64_t matched_blocks = 0, total_blocks = 0;  // summed over the observations
+    static constexpr size_t kBuckets = 11;  // upper bounds k / 10, k = 0..10
+    std::array<uint64_t, kBuckets> ratio_le{};  // cumulative: observations with ratio <= k / 10
+    double ratio_sum = 0;                       // the histogram's _sum
+};
+// One entry per prefix index the scheduler's producers own, in build order.
+std::vector<PrefixIndexStats> prefix_index_stats(const Scheduler& s);
 
 // One pool's picking policy over its live endpoints.
 //

@@ -75,9 +75,6 @@ RuntimeBuild build_runtime(std::shared_ptr<const config::Config> cfg, EndpointRe
     rt->generation = generation;
     EndpointRegistry next;
     for (const config::Pool& p : cfg->pools) {
-        picker::BuildResult b = picker::build_scheduler(p.scheduler);
-        for (auto& e : b.errors) out.errors.push_back(std::move(e));
-        for (auto& w : b.warnings) out.warnings.push_back(std::move(w));
         std::vector<std::shared_ptr<picker::EndpointState>> eps;
         for (const config::Endpoint& e : p.endpoints) {
             std::string key = p.name + '\0' + e.address.to_string();
@@ -90,6 +87,14 @@ RuntimeBuild build_runtime(std::shared_ptr<const config::Config> cfg, EndpointRe
             next[key] = st;
             eps.push_back(std::move(st));
         }
+        // Built after the endpoint states: a prefix index carried over from
+        // the previous configuration keeps only this pool's endpoints.
+        std::vector<uint32_t> uids;
+        for (const auto& ep : eps) uids.push_back(ep->uid());
+        const picker::PoolContext ctx{p.name, uids};
+        picker::BuildResult b = picker::build_scheduler(p.scheduler, &ctx);
+        for (auto& e : b.errors) out.errors.push_back(std::move(e));
+        for (auto& w : b.warnings) out.warnings.push_back(std::move(w));
         if (b.scheduler) {
             rt->pools.push_back({&p, std::make_unique<picker::PoolPicker>(
                                          p.name, std::move(eps), b.scheduler,

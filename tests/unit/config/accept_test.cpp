@@ -257,7 +257,7 @@ TEST_CASE("the demo example says what the README promises") {
     auto epp = load_config_file(std::string(INFERGATE_CONFIG_EXAMPLES) + "/epp-file.yaml");
     REQUIRE(epp.ok());
     CHECK(epp.config->pools[0].scheduler.source_file == std::string(INFERGATE_CONFIG_EXAMPLES) + "/epp-default.yaml");
-    CHECK(epp.config->pools[0].scheduler.plugins.size() == 4);
+    CHECK(epp.config->pools[0].scheduler.plugins.size() == 5);
 }
 
 TEST_CASE("an unreadable config file is an error, not an exception") {

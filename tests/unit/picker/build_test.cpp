@@ -35,27 +35,32 @@ std::shared_ptr<const Scheduler> accept(const cfg::SchedulerConfig& c) {
 
 TEST_CASE("build: registered types, and the reference's other types") {
     CHECK(registered_plugin_types() ==
-          std::vector<std::string>{"active-request-scorer", "by-label", "decode-filter", "encode-filter",
-                                   "kv-cache-utilization-scorer", "load-aware-scorer", "max-score-picker",
-                                   "prefill-filter", "queue-scorer", "random-picker",
+          std::vector<std::string>{"active-request-scorer", "approx-prefix-cache-producer", "by-label",
+                                   "decode-filter", "encode-filter", "kv-cache-utilization-scorer",
+                                   "load-aware-scorer", "max-score-picker", "no-hit-lru-scorer", "prefill-filter",
+                                   "prefix-cache-scorer", "queue-scorer", "random-picker",
                                    "running-requests-size-scorer", "session-affinity-scorer", "single-profile-handler",
                                    "weighted-random-picker"});
     const auto others = reference_only_plugin_types();
     CHECK(std::is_sorted(others.begin(), others.end()));
     for (const auto& t : implemented_plugin_types()) CHECK(!std::binary_search(others.begin(), others.end(), t.type));
-    for (const char* t : {"prefix-cache-scorer", "lora-affinity-scorer", "token-producer", "pd-profile-handler",
+    for (const char* t : {"burst-prefix-cache-producer", "lora-affinity-scorer", "token-producer", "pd-profile-handler",
                           "latency-scorer", "precise-prefix-cache-scorer"})
         CHECK(std::binary_search(others.begin(), others.end(), std::string_view(t)));
 }
 
-TEST_CASE("build: no scheduler section -> the reference's default, minus prefix-cache-scorer") {
+TEST_CASE("build: no scheduler section -> the reference's default") {
     const auto s = accept(cfg::SchedulerConfig{});
     CHECK(s->profile() == "default");
-    REQUIRE(s->scorers().size() == 2);
+    REQUIRE(s->scorers().size() == 3);
     CHECK(s->scorers()[0].scorer->type() == "queue-scorer");
     CHECK(s->scorers()[0].weight == 2.0);
     CHECK(s->scorers()[1].scorer->type() == "kv-cache-utilization-scorer");
     CHECK(s->scorers()[1].weight == 2.0);
+    CHECK(s->scorers()[2].scorer->type() == "prefix-cache-scorer");
+    CHECK(s->scorers()[2].weight == 3.0);
+    REQUIRE(s->producers().size() == 1);
+    CHECK(s->producers()[0]->type() == "approx-prefix-cache-producer");
     CHECK(s->picker().type() == "max-score-picker");
     CHECK(s->filters().empty());
 }
@@ -118,8 +123,8 @@ TEST_CASE("build: rejections, each at its line:col") {
                     "unknown plugin type 'prefix-cache-scorr' (did you mean 'prefix-cache-scorer'?)");
     }
     SUBCASE("known to the reference, not implemented") {
-        check_error(scheduler_config({plugin("prefix-cache-scorer", 4)}, {}), 4, 9,
-                    "plugin type 'prefix-cache-scorer' is not supported yet");
+        check_error(scheduler_config({plugin("latency-scorer", 4)}, {}), 4, 9,
+                    "plugin type 'latency-scorer' is not supported yet");
         check_error(scheduler_config({plugin("pd-profile-handler", 6)}, {}), 6, 9,
                     "plugin type 'pd-profile-handler' is not supported yet");
     }
@@ -237,7 +242,7 @@ TEST_CASE("build: rejections, each at its line:col") {
 
 TEST_CASE("build: every problem is reported, not only the first") {
     const auto r = build_scheduler(scheduler_config(
-        {plugin("queue-scorr", 3), plugin("prefix-cache-scorer", 4),
+        {plugin("queue-scorr", 3), plugin("latency-scorer", 4),
          plugin("active-request-scorer", 5, "", map({{"maxBusyScore", scalar("2", 7, 21)}}, 7, 7))},
         {profile("default", 9, {ref("missing", 10)})}));
     CHECK(r.scheduler == nullptr);
