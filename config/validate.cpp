@@ -131,8 +131,10 @@ void read_config(Diag& d, const Node& root, const std::string& base_dir, Config&
     if (const Node* n = r.get("timeouts")) read_timeouts(d, *n, c.timeouts);
     if (const Node* n = r.get("routes")) read_routes(d, *n, "routes", c.routes);
     if (const Node* n = r.get("pools")) read_pools(d, *n, "pools", base_dir, c.pools);
+    if (const Node* n = r.get("objectives")) read_objectives(d, *n, "objectives", c.objectives);
     r.finish();
     check_references(d, root, c);
+    check_objectives(d, root, c);
 }
 
 }  // namespace infergate::config

@@ -269,6 +269,7 @@ asio::awaitable<bool> DownstreamConn::handle(HttpParser& parser) {
     if (!rq.route) co_return co_await respond(rq, 404, "no route matches this request");
     const RuntimeBackend& be = choose_backend(*rq.route, static_cast<uint32_t>(w_.rng()()));
     rq.pool = &rq.runtime->pools[be.pool];
+    rq.priority = rq.runtime->priority(*rq.route, be.pool, head);
     if (has_model && *be.model_rewrite && **be.model_rewrite != rq.model) {
         rewrite_model(body, fields, **be.model_rewrite);
         rq.model = **be.model_rewrite;

@@ -246,6 +246,19 @@ asio::awaitable<bool> DownstreamConn::forward(RequestCtx& rq, std::string& body)
     InFlight in_flight;
     for (int attempt = 0; attempt < 2; ++attempt) {
         picker::PickResult pr = rq.pool->picker->pick(sreq, Clock::now(), exclude, w_.scratch());
+        if (pr.status == picker::PickResult::Status::shed) {
+            // The reference answers ResourceExhausted (429) with
+            // x-llm-d-request-dropped-reason: rejected-saturated
+            // (pkg/common/error/error.go); it sends no Retry-After, which
+            // DESIGN.md asks of every 429: one second, about twenty scrapes.
+            w_.stats().requests_shed.fetch_add(1, std::memory_order_relaxed);
+            rq.picker_reason = pr.reason;
+            co_return co_await respond(
+                rq, 429,
+                fmt::format("pool '{}' is saturated: sheddable request (priority {}) dropped",
+                            rq.pool->cfg->name, rq.priority),
+                "Retry-After: 1\r\nx-llm-d-request-dropped-reason: rejected-saturated\r\n");
+        }
         if (pr.status != picker::PickResult::Status::ok) {
             if (connect_failed) break;
             if (pr.status == picker::PickResult::Status::no_fresh_metrics)

@@ -54,6 +54,8 @@ public:
     std::atomic<uint64_t> connections_rejected{0};
     std::atomic<int64_t> connections_open{0};
     std::atomic<uint64_t> streams_truncated{0};
+    // Sheddable requests answered 429 because their pool was saturated.
+    std::atomic<uint64_t> requests_shed{0};
 
     // Copies for the scrape.
     std::map<RequestKey, uint64_t> requests() const;
