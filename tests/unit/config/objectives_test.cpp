@@ -70,7 +70,7 @@ TEST_CASE("objectives and route priority: rejections at file:line:col") {
         {listener + "objectives:\n  - name: a\n    prio: 1\n",
          "t.yaml:6:5: unknown key 'prio' in objectives[0]"},
         {with("", "") + "objectives:\n  - name: a\n    pool: pp\n",
-         "t.yaml:15:11: objectives[0].pool: no pool named 'pp'; did you mean 'p'?"},
+         "t.yaml:14:11: objectives[0].pool: no pool named 'pp'"},
         {with_route("    priority: -1x\n"), "t.yaml:8:15: routes[0].priority must be an integer"},
         {with_route("    priority: 1\n    objective: batch\n") + objs,
          "t.yaml:9:16: routes[0]: set only one of 'priority' and 'objective'"},

@@ -258,49 +258,48 @@ TEST_CASE("utilization plugins: every bad parameter is rejected at file:line:col
         const char* message;
     };
     const Case cases[] = {
-        {"        - type: utilization-detector\n          parameters: {queueDepthThreshold: 0}\n", "u.yaml:14:48",
+        {"        - type: utilization-detector\n          parameters: {queueDepthThreshold: 0}\n", "u.yaml:15:45",
          "parameter 'queueDepthThreshold' of plugin 'utilization-detector' must be between 1 and 2147483647, got 0"},
-        {"        - type: utilization-detector\n          parameters: {kvCacheUtilThreshold: 1.5}\n", "u.yaml:14:49",
+        {"        - type: utilization-detector\n          parameters: {kvCacheUtilThreshold: 1.5}\n", "u.yaml:15:46",
          "parameter 'kvCacheUtilThreshold' of plugin 'utilization-detector' must be in (0.0, 1.0], got 1.5"},
-        {"        - type: utilization-detector\n          parameters: {kvCacheUtilThreshold: 0}\n", "u.yaml:14:49",
+        {"        - type: utilization-detector\n          parameters: {kvCacheUtilThreshold: 0}\n", "u.yaml:15:46",
          "parameter 'kvCacheUtilThreshold' of plugin 'utilization-detector' must be in (0.0, 1.0], got 0"},
         {"        - type: utilization-detector\n          parameters: {metricsStalenessThreshold: 0ms}\n",
-         "u.yaml:14:54", "parameter 'metricsStalenessThreshold' of plugin 'utilization-detector' must be a positive "
+         "u.yaml:15:51", "parameter 'metricsStalenessThreshold' of plugin 'utilization-detector' must be a positive "
                          "duration"},
         {"        - type: utilization-detector\n          parameters: {metricsStalenessThreshold: soon}\n",
-         "u.yaml:14:54", "must be a positive duration"},
-        {"        - type: utilization-detector\n          parameters: {headroom: -0.1}\n", "u.yaml:14:37",
+         "u.yaml:15:51", "must be a positive duration"},
+        {"        - type: utilization-detector\n          parameters: {headroom: -0.1}\n", "u.yaml:15:34",
          "parameter 'headroom' of plugin 'utilization-detector' must be a non-negative value, got -0.1"},
-        {"        - type: utilization-detector\n          parameters: {queueDepth: 3}\n", "u.yaml:14:7",
-         "unknown parameter 'queueDepth' for plugin 'utilization-detector' (type 'utilization-detector') (did you "
-         "mean 'queueDepthThreshold'?)"},
-        {"        - type: utilization-filter\n", "u.yaml:13:11",
+        {"        - type: utilization-detector\n          parameters: {queueDepth: 3}\n", "u.yaml:15:24",
+         "unknown parameter 'queueDepth' for plugin 'utilization-detector' (type 'utilization-detector')"},
+        {"        - type: utilization-filter\n", "u.yaml:14:11",
          "plugin 'utilization-filter' (utilization-filter) needs parameter 'conditions' with at least one condition"},
-        {"        - type: utilization-filter\n          parameters: {conditions: []}\n", "u.yaml:14:37",
+        {"        - type: utilization-filter\n          parameters: {conditions: []}\n", "u.yaml:15:36",
          "parameter 'conditions' of plugin 'utilization-filter' must be a list of at least one {metric, maxValue}"},
         {"        - type: utilization-filter\n          parameters:\n            conditions:\n"
          "              - {metric: waiting-queues, maxValue: 1}\n",
-         "u.yaml:16:27",
+         "u.yaml:17:26",
          "conditions[0].metric of plugin 'utilization-filter' must be one of 'active-requests', 'running-requests', "
          "'waiting-queue', 'kv-cache-utilization', got 'waiting-queues' (did you mean 'waiting-queue'?)"},
         {"        - type: utilization-filter\n          parameters:\n            conditions:\n"
          "              - {metric: kv-cache-utilization, maxValue: 1.5}\n",
-         "u.yaml:16:59", "conditions[0].maxValue of plugin 'utilization-filter' is a fraction for kv-cache-utilization "
+         "u.yaml:17:58", "conditions[0].maxValue of plugin 'utilization-filter' is a fraction for kv-cache-utilization "
                          "and must be at most 1, got 1.5"},
         {"        - type: utilization-filter\n          parameters:\n            conditions:\n"
          "              - {metric: waiting-queue, maxValue: -1}\n",
-         "u.yaml:16:52", "parameter 'conditions[0].maxValue' of plugin 'utilization-filter' must be non-negative, got -1"},
+         "u.yaml:17:51", "parameter 'conditions[0].maxValue' of plugin 'utilization-filter' must be non-negative, got -1"},
         {"        - type: utilization-filter\n          parameters:\n            conditions:\n"
          "              - {metric: waiting-queue}\n",
-         "u.yaml:16:17", "conditions[0] of plugin 'utilization-filter' needs a 'maxValue'"},
+         "u.yaml:17:17", "conditions[0] of plugin 'utilization-filter' needs a 'maxValue'"},
         {"        - type: utilization-filter\n          parameters:\n            conditions:\n"
          "              - {metric: waiting-queue, maxValue: 1, max: 2}\n",
-         "u.yaml:16:", "unknown parameter 'conditions[0].max' for plugin 'utilization-filter'"},
+         "u.yaml:17:54", "unknown parameter 'conditions[0].max' for plugin 'utilization-filter'"},
         {"        - type: utilization-filter\n          parameters:\n            conditions: [waiting-queue]\n",
          "u.yaml:16:26", "parameter 'conditions[0]' of plugin 'utilization-filter' must be a map"},
     };
     for (const Case& c : cases) {
-        CAPTURE(c.yaml);
+        INFO(std::string(c.yaml));
         auto loaded = infergate::config::load_config_string(pool_config("      plugins:\n" + std::string(c.yaml)),
                                                             "u.yaml");
         REQUIRE(loaded.ok());
@@ -308,6 +307,7 @@ TEST_CASE("utilization plugins: every bad parameter is rejected at file:line:col
         CHECK(r.scheduler == nullptr);
         REQUIRE(r.errors.size() == 1);
         const std::string got = r.errors[0].to_string();
+        INFO(got);
         CHECK(got.rfind(c.where, 0) == 0);
         CHECK(got.find(c.message) != std::string::npos);
     }
@@ -373,23 +373,24 @@ TEST_CASE("saturation detector: a pluginRef that is missing or not a detector is
          "u.yaml:17:22: saturation detector plugin 'utilisation-detector' is not among the plugins"},
         {"      plugins:\n        - type: utilization-detector\n          name: sat\n"
          "      saturationDetector: {pluginRef: sta}\n",
-         "u.yaml:16:40: saturation detector plugin 'sta' is not among the plugins (did you mean 'sat'?)"},
+         "u.yaml:16:39: saturation detector plugin 'sta' is not among the plugins (did you mean 'sat'?)"},
         {"      plugins:\n        - type: queue-scorer\n"
          "      flowControl: {saturationDetector: {pluginRef: queue-scorer}}\n",
-         "u.yaml:15:55: saturation detector 'queue-scorer' is a scorer (queue-scorer), not a saturation detector "
+         "u.yaml:15:53: saturation detector 'queue-scorer' is a scorer (queue-scorer), not a saturation detector "
          "such as utilization-detector"},
         {"      plugins:\n        - type: utilization-filter\n          name: utilization-detector\n"
          "          parameters: {conditions: [{metric: waiting-queue, maxValue: 1}]}\n",
          "saturation detector 'utilization-detector' is a filter (utilization-filter), not a saturation detector"},
     };
     for (const Case& c : cases) {
-        CAPTURE(c.yaml);
+        INFO(std::string(c.yaml));
         auto loaded = infergate::config::load_config_string(pool_config(c.yaml), "u.yaml");
         for (const auto& e : loaded.errors) FAIL_CHECK(e.to_string());
         REQUIRE(loaded.ok());
         const BuildResult r = build_scheduler(loaded.config->pools.at(0).scheduler);
         CHECK(r.scheduler == nullptr);
         REQUIRE(r.errors.size() == 1);
+        INFO(r.errors[0].to_string());
         CHECK(r.errors[0].to_string().find(c.error) != std::string::npos);
     }
     // The section's shape is the config loader's to check.
@@ -397,5 +398,5 @@ TEST_CASE("saturation detector: a pluginRef that is missing or not a detector is
         pool_config("      plugins:\n        - type: queue-scorer\n      flowControl: {saturationDetector: x}\n"),
         "u.yaml");
     REQUIRE(bad.errors.size() == 1);
-    CHECK(bad.errors[0].to_string() == "u.yaml:15:42: flowControl.saturationDetector must be a map, got 'x'");
+    CHECK(bad.errors[0].to_string() == "u.yaml:15:41: pools[0].scheduler.flowControl.saturationDetector must be a map, got 'x'");
 }
