@@ -247,10 +247,12 @@ asio::awaitable<bool> DownstreamConn::forward(RequestCtx& rq, std::string& body)
     for (int attempt = 0; attempt < 2; ++attempt) {
         picker::PickResult pr = rq.pool->picker->pick(sreq, Clock::now(), exclude, w_.scratch());
         if (pr.status == picker::PickResult::Status::shed) {
-            // The reference answers ResourceExhausted (429) with
-            // x-llm-d-request-dropped-reason: rejected-saturated
-            // (pkg/common/error/error.go); it sends no Retry-After, which
-            // DESIGN.md asks of every 429: one second, about twenty scrapes.
+            // The reference answers ResourceExhausted, 429
+            // (requestcontrol/admission.go; pkg/common/error/error.go); its
+            // flow-control path adds x-llm-d-request-dropped-reason:
+            // rejected-saturated, which we send too. It sends no
+            // Retry-After, which DESIGN.md asks of every 429: one second,
+            // about twenty scrapes.
             w_.stats().requests_shed.fetch_add(1, std::memory_order_relaxed);
             rq.picker_reason = pr.reason;
             co_return co_await respond(
