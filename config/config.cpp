@@ -26,6 +26,12 @@ const Pool* Config::find_pool(const std::string& name) const {
     return nullptr;
 }
 
+const Objective* Config::find_objective(const std::string& name) const {
+    for (const auto& o : objectives)
+        if (o.name == name) return &o;
+    return nullptr;
+}
+
 std::string ConfigError::to_string() const {
     const std::string& file = mark.file.empty() ? std::string("<config>") : mark.file;
     if (mark.line <= 0) return fmt::format("{}: {}", file, message);

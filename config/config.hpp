@@ -86,6 +86,27 @@ struct Route {
     std::string name;
     RouteMatch match;
     std::vector<Backend> backends;
+    // The priority of requests that name no known objective in the
+    // x-llm-d-inference-objective / x-gateway-inference-objective header:
+    // `priority`, or the priority of the objective named by `objective`
+    // (resolved at load). Negative is sheddable.
+    int32_t priority = 0;
+    std::optional<std::string> objective;
+    Mark mark;
+};
+
+// An InferenceObjective (Gateway API Inference Extension / llm-d,
+// apix/v1alpha2/inferenceobjective_types.go), flattened: metadata.name,
+// spec.priority (unset means 0; negative means sheddable) and
+// spec.poolRef.name. Requests name it in the x-llm-d-inference-objective
+// header (or its deprecated alias x-gateway-inference-objective).
+struct Objective {
+    std::string name;
+    int32_t priority = 0;
+    // The pool it applies to; unset: every pool. For a request sent to
+    // another pool the objective is unknown (as an objective of another
+    // InferencePool is unknown to that pool's endpoint picker).
+    std::optional<std::string> pool;
     Mark mark;
 };
 
@@ -127,6 +148,13 @@ struct SchedulerConfig {
     std::string source_file;  // file the section came from (inline: the config)
     std::vector<PluginSpec> plugins;
     std::vector<SchedulingProfile> profiles;
+    // The pool's saturation detector: flowControl.saturationDetector.pluginRef,
+    // else the deprecated top-level saturationDetector.pluginRef (the
+    // reference's loader: the new field wins when both are set). Empty
+    // means the reference's default, a plugin named "utilization-detector"
+    // (created with default parameters when the plugins list has none).
+    std::string saturation_detector;
+    Mark saturation_detector_mark;  // of the pluginRef value
     Mark mark;
     // Top-level sections of the document that infergate accepts but does
     // not act on (featureGates, dataLayer, ...): reported at load.
@@ -216,12 +244,14 @@ struct Config {
     std::vector<Route> routes;  // first match wins, in file order
     std::vector<Pool> pools;
     std::vector<ModelRewrite> model_rewrites;  // at most one rule per (pool, model)
+    std::vector<Objective> objectives;  // names unique
     Limits limits;
     Timeouts timeouts;
     AccessLog access_log;
     std::vector<Cidr> trusted_proxies;  // X-Forwarded-For appended only from these
 
     const Pool* find_pool(const std::string& name) const;
+    const Objective* find_objective(const std::string& name) const;
 };
 
 }  // namespace infergate::config

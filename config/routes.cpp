@@ -111,6 +111,15 @@ void read_routes(Diag& d, const Node& list, const std::string& path, std::vector
         }
         if (const Node* n = r.get("match")) read_match(d, *n, r.path("match"), route.match);
         if (const Node* n = r.require("backends")) read_backends(d, *n, r.path("backends"), route.backends);
+        const Node* prio = r.get("priority");
+        if (prio)
+            if (auto v = read_priority(d, *prio, r.path("priority"))) route.priority = *v;
+        if (const Node* n = r.get("objective")) {
+            if (prio)
+                d.error(n->mark, fmt::format("{}: set only one of 'priority' and 'objective'", r.path()));
+            else if (auto v = read_name(d, *n, r.path("objective")))
+                route.objective = *v;  // resolved by check_objectives
+        }
         r.finish();
         out.push_back(std::move(route));  // one per item: check_references indexes by position
     }

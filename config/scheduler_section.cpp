@@ -100,6 +100,23 @@ void check_one_of(Diag& d, const Node& n, const std::string& path, std::initiali
     d.error(n.mark, fmt::format("{} must be {}, got '{}'", path, list, *v));
 }
 
+// `section`.saturationDetector.pluginRef when `section` is flowControl,
+// `section`.pluginRef when it is the top-level saturationDetector. Only the
+// keys infergate acts on are checked; the others are accepted and ignored
+// (flow control itself is not implemented).
+void read_detector_ref(Diag& d, const Node& detector, const std::string& path, SchedulerConfig& out) {
+    if (detector.kind != Node::Kind::map) {
+        d.error(detector.mark, fmt::format("{} must be a map, got {}", path, describe(detector)));
+        return;
+    }
+    const Node* ref = detector.find("pluginRef");
+    if (!ref) return;
+    if (auto v = read_string(d, *ref, child_path(path, "pluginRef"))) {
+        out.saturation_detector = *v;
+        out.saturation_detector_mark = ref->mark;
+    }
+}
+
 }  // namespace
 
 void read_epp(Diag& d, const Node& doc, const std::string& path, SchedulerConfig& out) {
@@ -112,17 +129,44 @@ void read_epp(Diag& d, const Node& doc, const std::string& path, SchedulerConfig
     if (const Node* n = r.get("kind")) check_one_of(d, *n, r.path("kind"), {"EndpointPickerConfig"});
     if (const Node* n = r.require("plugins")) read_plugins(d, *n, r.path("plugins"), out.plugins);
     if (const Node* n = r.get("schedulingProfiles")) read_profiles(d, *n, r.path("schedulingProfiles"), out);
+    // The saturation detector; the new field wins (reference:
+    // pkg/epp/config/loader/configloader.go LoadRawConfig).
+    auto key_mark = [&](std::string_view key, const Node& n) {
+        Mark m = n.mark;
+        for (size_t i = 0; i < doc.entries.size() && i < doc.key_marks.size(); ++i)
+            if (doc.entries[i].first == key) m = doc.key_marks[i];
+        return m;
+    };
+    // Reported at load: a section, or the keys of one, accepted so that
+    // existing files load but not acted on.
+    auto ignored_keys = [&](const Node& n, std::string_view section, std::string_view acted_on) {
+        if (n.kind != Node::Kind::map) return;
+        for (size_t i = 0; i < n.entries.size(); ++i)
+            if (n.entries[i].first != acted_on)
+                out.ignored_sections.emplace_back(fmt::format("{}.{}", section, n.entries[i].first),
+                                                  i < n.key_marks.size() ? n.key_marks[i] : n.entries[i].second.mark);
+    };
+    if (const Node* n = r.get("saturationDetector")) {
+        read_detector_ref(d, *n, r.path("saturationDetector"), out);
+        ignored_keys(*n, "saturationDetector", "pluginRef");
+    }
+    if (const Node* fc = r.get("flowControl")) {
+        if (fc->kind != Node::Kind::map && fc->kind != Node::Kind::null) {
+            d.error(fc->mark, fmt::format("{} must be a map, got {}", r.path("flowControl"), describe(*fc)));
+        } else if (const Node* n = fc->find("saturationDetector")) {
+            SchedulerConfig fresh;
+            read_detector_ref(d, *n, child_path(r.path("flowControl"), "saturationDetector"), fresh);
+            if (!fresh.saturation_detector.empty()) {
+                out.saturation_detector = std::move(fresh.saturation_detector);
+                out.saturation_detector_mark = fresh.saturation_detector_mark;
+            }
+        }
+        ignored_keys(*fc, "flowControl", "saturationDetector");
+    }
     // The reference's other top-level sections: accepted so that existing
     // files load, and reported at load as not acted on.
-    for (const char* key : {"featureGates", "dataLayer", "flowControl", "requestHandler", "saturationDetector"}) {
-        if (const Node* n = r.get(key)) {
-            const auto& keys = doc.key_marks;
-            Mark m = n->mark;
-            for (size_t i = 0; i < doc.entries.size() && i < keys.size(); ++i)
-                if (doc.entries[i].first == key) m = keys[i];
-            out.ignored_sections.emplace_back(key, m);
-        }
-    }
+    for (const char* key : {"featureGates", "dataLayer", "requestHandler"})
+        if (const Node* n = r.get(key)) out.ignored_sections.emplace_back(key, key_mark(key, *n));
     r.finish();
 }
 

@@ -133,8 +133,10 @@ void read_config(Diag& d, const Node& root, const std::string& base_dir, Config&
     if (const Node* n = r.get("routes")) read_routes(d, *n, "routes", c.routes);
     if (const Node* n = r.get("pools")) read_pools(d, *n, "pools", base_dir, c.pools);
     if (const Node* n = r.get("model_rewrites")) read_model_rewrites(d, *n, "model_rewrites", c.pools, c.model_rewrites);
+    if (const Node* n = r.get("objectives")) read_objectives(d, *n, "objectives", c.objectives);
     r.finish();
     check_references(d, root, c);
+    check_objectives(d, root, c);
 }
 
 }  // namespace infergate::config

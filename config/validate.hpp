@@ -3,6 +3,7 @@
 // could; the caller discards the Config when any error was reported.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "config/config.hpp"
@@ -20,6 +21,13 @@ void read_pools(Diag& d, const Node& list, const std::string& path, const std::s
 // After the pools: rules reference them by name.
 void read_model_rewrites(Diag& d, const Node& list, const std::string& path, const std::vector<Pool>& pools,
                          std::vector<ModelRewrite>& out);  // model_rewrites.cpp
+// Top-level `objectives`, and a signed priority (int32) as objectives and
+// routes write it (objectives.cpp).
+void read_objectives(Diag& d, const Node& list, const std::string& path, std::vector<Objective>& out);
+std::optional<int32_t> read_priority(Diag& d, const Node& n, const std::string& path);
+// After every section is read: objective pools exist; a route's objective
+// exists (and fits its pools), and its priority becomes the route's.
+void check_objectives(Diag& d, const Node& root, Config& c);
 
 // A pool's `scheduler`: an inline EndpointPickerConfig map, or a string
 // naming a YAML file (relative to `base_dir`) that holds one.

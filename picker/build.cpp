@@ -12,6 +12,7 @@
 #include "picker/builtin_plugins.hpp"
 #include "picker/registry.hpp"
 #include "picker/scheduler_impl.hpp"
+#include "picker/utilization.hpp"
 
 namespace infergate::picker {
 
@@ -46,13 +47,14 @@ public:
         else build_profile();
         collect_producers();
         bind_producers();
+        resolve_saturation_detector();
         if (!errors_.empty()) return BuildResult{nullptr, std::move(errors_), std::move(warnings_)};
         if (!picker_) add_default_picker();
         if (pool_)
             for (const DataProducer* p : producers_) const_cast<DataProducer*>(p)->bind_pool(*pool_);
-        auto s = std::make_shared<const Scheduler>(std::move(owned_), std::move(profile_),
-                                                   std::move(filters_), std::move(scorers_), picker_,
-                                                   std::move(producers_));
+        auto s = std::make_shared<Scheduler>(std::move(owned_), std::move(profile_), std::move(filters_),
+                                             std::move(scorers_), picker_, std::move(producers_));
+        s->set_saturation_detector(detector_, std::move(default_detector_));
         return BuildResult{std::move(s), {}, std::move(warnings_)};
     }
 
@@ -255,6 +257,35 @@ private:
         }
     }
 
+    // Reference: defaults.go ensureSaturationDetector and configloader.go
+    // InstantiateAndConfigure — the pluginRef (default "utilization-detector")
+    // must name a saturation detector among the plugins; the default name
+    // alone, when absent, gets a detector with default parameters (which,
+    // as in the reference, joins no profile).
+    void resolve_saturation_detector() {
+        const bool named = !cfg_.saturation_detector.empty();
+        const std::string ref = named ? cfg_.saturation_detector : std::string(UtilizationDetector::type_name);
+        const config::Mark& mark = named ? cfg_.saturation_detector_mark : cfg_.mark;
+        if (const Named* n = find(ref)) {
+            if (!n->plugin) return;  // its own error is already reported
+            detector_ = dynamic_cast<const SaturationDetector*>(n->plugin);
+            if (!detector_)
+                error(mark, fmt::format("saturation detector '{}' is {} ({}), not a saturation detector such as "
+                                        "utilization-detector", ref, kind_name(n->plugin->kind()), n->plugin->type()));
+            return;
+        }
+        if (ref == UtilizationDetector::type_name) {
+            default_detector_ = make_default_utilization_detector();
+            detector_ = static_cast<const UtilizationDetector*>(default_detector_.get());
+            return;
+        }
+        std::vector<std::string_view> names;
+        for (const auto& k : named_) names.push_back(k.name);
+        std::string msg = fmt::format("saturation detector plugin '{}' is not among the plugins", ref);
+        if (auto near = closest_name(ref, names); !near.empty()) msg += fmt::format(" (did you mean '{}'?)", near);
+        error(mark, std::move(msg));
+    }
+
     // Reference: defaults.go ensureSchedulingLayer — a profile without a
     // picker gets the first picker among the configured plugins, else a new
     // max-score-picker with default parameters.
@@ -283,6 +314,8 @@ private:
     std::vector<Scheduler::WeightedScorer> scorers_;
     const Picker* picker_ = nullptr;
     std::vector<const DataProducer*> producers_;
+    const SaturationDetector* detector_ = nullptr;
+    std::unique_ptr<Plugin> default_detector_;
 };
 
 // Reference: defaults.go loadDefaultConfig — queue-scorer (weight 2),
@@ -310,8 +343,12 @@ BuildResult default_scheduler(const PoolContext* pool) {
     owned.push_back(std::move(prefix));
     owned.push_back(std::move(pick));
     owned.push_back(std::make_unique<SingleProfileHandler>(std::string(SingleProfileHandler::type_name)));
-    auto s = std::make_shared<const Scheduler>(std::move(owned), "default", std::vector<const Filter*>{},
-                                               std::move(scorers), picker, std::vector<const DataProducer*>{prod});
+    auto s = std::make_shared<Scheduler>(std::move(owned), "default", std::vector<const Filter*>{},
+                                         std::move(scorers), picker, std::vector<const DataProducer*>{prod});
+    // Reference: defaults.go ensureSaturationDetector.
+    auto detector = make_default_utilization_detector();
+    const SaturationDetector* d = detector.get();
+    s->set_saturation_detector(d, std::move(detector));
     return BuildResult{std::move(s), {}, {}};
 }
 

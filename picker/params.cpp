@@ -39,6 +39,10 @@ ParamReader::ParamReader(const config::Node& params, const config::Mark& mark, s
                                              prefix_.substr(0, prefix_.size() - 1), plugin_));
 }
 
+ParamReader ParamReader::nested(const config::Node& node, std::string_view label) {
+    return ParamReader(node, node.mark, plugin_, type_, fmt::format("{}{}.", prefix_, label), file_, errors_);
+}
+
 ParamReader ParamReader::object(std::string_view key) {
     static const config::Node kAbsent;
     const config::Node* n = value(key);

@@ -31,6 +31,9 @@ public:
     // The raw node under `key` (recorded as known), for shapes the typed
     // readers do not cover; null when absent.
     const config::Node* raw(std::string_view key) { return value(key); }
+    // A reader over `node` (e.g. one item of a list got through raw()),
+    // naming its keys "<label>.<key>" in messages. Call finish() on it too.
+    ParamReader nested(const config::Node& node, std::string_view label);
     // A duration written as Go does ("200ms", "1.5s", "2m"), or a bare
     // number of `bare_unit`s. Must be > 0.
     std::chrono::nanoseconds duration(std::string_view key, std::chrono::nanoseconds fallback,

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "picker/scheduler_impl.hpp"
+#include "picker/utilization.hpp"
 
 namespace infergate::picker {
 
@@ -44,9 +45,21 @@ EndpointState* least_in_flight(std::span<const std::shared_ptr<EndpointState>> f
 
 }  // namespace
 
+double PoolPicker::saturation(Clock::time_point now) const {
+    const SaturationDetector* d = scheduler_ ? scheduler_->saturation_detector() : nullptr;
+    return d ? d->saturation(endpoints_, now) : std::numeric_limits<double>::quiet_NaN();
+}
+
 PickResult PoolPicker::pick(const SchedulingRequest& req, Clock::time_point now,
                             const EndpointState* exclude, PickScratch& scratch) const {
     using Status = PickResult::Status;
+    // Admission. Reference: pkg/epp/requestcontrol/admission.go
+    // rejectIfSheddableAndSaturated (IsSheddable: priority < 0).
+    if (req.priority < 0 && exclude == nullptr && scheduler_) {
+        const SaturationDetector* d = scheduler_->saturation_detector();
+        if (d && d->saturation(endpoints_, now) >= 1.0)
+            return PickResult{Status::shed, nullptr, "system saturated, sheddable request dropped"};
+    }
     auto& cands = scratch.candidates;
     if (cands.capacity() < endpoints_.size()) {  // first pick on this worker, or the pool grew
         cands.reserve(endpoints_.size());
@@ -77,10 +90,11 @@ PickResult PoolPicker::pick(const SchedulingRequest& req, Clock::time_point now,
     }
     EndpointState* ep = scheduler_->run(req, scratch);
     if (!ep) {
-        // Filters removed every fresh endpoint. The reference answers
-        // "resource exhausted" (the pool is saturated); PickResult has no
-        // such status yet and no filter exists yet, so report it as no
-        // healthy endpoint (503) with its own reason.
+        // Filters removed every fresh endpoint (a utilization-filter
+        // without fallbackOnEmpty). The reference answers "resource
+        // exhausted" (429) for any failed schedule; infergate keeps 429 for
+        // shedding by priority, which comes with Retry-After, and reports
+        // this as no capacity (503, DESIGN.md "Errors") with its own reason.
         return PickResult{Status::no_healthy_endpoint, nullptr, "filtered: no endpoint left"};
     }
     return PickResult{Status::ok, ep, "scored"};

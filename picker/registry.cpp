@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "picker/builtin_plugins.hpp"
+#include "picker/utilization.hpp"
 
 namespace infergate::picker {
 
@@ -29,6 +30,8 @@ constexpr PluginTypeInfo kImplemented[] = {
     {RunningRequestsSizeScorer::type_name, PluginKind::scorer, &make_running_requests_size_scorer},
     {SessionAffinityScorer::type_name, PluginKind::scorer, &make_session_affinity_scorer},
     {SingleProfileHandler::type_name, PluginKind::profile_handler, &make_single_profile_handler},
+    {UtilizationDetector::type_name, PluginKind::filter, &make_utilization_detector},
+    {UtilizationFilter::type_name, PluginKind::filter, &make_utilization_filter},
     {WeightedRandomPicker::type_name, PluginKind::picker, &make_weighted_random_picker},
 };
 
@@ -113,8 +116,6 @@ constexpr std::string_view kReferenceOnly[] = {
     "topology-affinity-filter",
     "topology-affinity-scorer",
     "topology-extractor",
-    "utilization-detector",
-    "utilization-filter",
     "vertexai-parser",
     "vllmgrpc-parser",
     "vllmhttp-parser",

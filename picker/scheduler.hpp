@@ -86,6 +86,10 @@ struct PickResult {
         ok,
         no_healthy_endpoint,  // every endpoint is down (or the pool is empty)
         no_fresh_metrics,     // fail-close pool and no endpoint has fresh metrics
+        // Admission: the request is sheddable (priority < 0) and the pool's
+        // saturation detector reports >= 1.0. The proxy answers 429 with
+        // Retry-After (the reference's ResourceExhausted).
+        shed,
     };
     Status status = Status::no_healthy_endpoint;
     EndpointState* endpoint = nullptr;  // set when status == ok
@@ -151,7 +155,12 @@ std::vector<PrefixIndexStats> prefix_index_stats(const Scheduler& s);
 
 // One pool's picking policy over its live endpoints.
 //
-// Order of decisions: endpoints marked down are skipped; among the rest,
+// Order of decisions: admission first — on the first attempt (`exclude`
+// null) a request with negative priority is shed when the scheduler's
+// saturation detector reports the pool saturated (stale or missing metrics
+// count as saturated, so with no fresh endpoint sheddable requests are
+// shed whatever the failure mode); a retry was admitted already. Then
+// endpoints marked down are skipped; among the rest,
 // those with fresh metrics (last scrape good and at most `staleness` old)
 // go through the scheduler's profile. With none fresh, fail_open picks
 // the endpoint with the fewest in-flight requests (random among ties) and
@@ -169,6 +178,9 @@ public:
     const std::string& pool() const { return pool_; }
     std::span<const std::shared_ptr<EndpointState>> endpoints() const { return endpoints_; }
     const Scheduler* scheduler() const { return scheduler_.get(); }
+    // The pool's saturation per its detector (>= 1: sheddable requests are
+    // shed); NaN without a scheduler. For /debug/endpoints.
+    double saturation(Clock::time_point now) const;
 
 private:
     std::string pool_;

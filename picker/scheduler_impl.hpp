@@ -13,6 +13,8 @@
 
 namespace infergate::picker {
 
+class SaturationDetector;  // picker/utilization.hpp
+
 class Scheduler {
 public:
     struct WeightedScorer {
@@ -53,6 +55,16 @@ public:
     const std::vector<const DataProducer*>& producers() const { return producers_; }
     const std::vector<std::string>& echo_headers() const { return echo_headers_; }
 
+    // The pool's saturation detector (never null once built): admission
+    // sheds sheddable requests when it reports >= 1.0 (PoolPicker::pick).
+    const SaturationDetector* saturation_detector() const { return detector_; }
+    // While building only: `owned`, when set, is a detector the config did
+    // not list (the default one); the scheduler keeps it alive.
+    void set_saturation_detector(const SaturationDetector* d, std::unique_ptr<Plugin> owned) {
+        detector_ = d;
+        if (owned) plugins_.push_back(std::move(owned));
+    }
+
 private:
     std::vector<std::unique_ptr<Plugin>> plugins_;  // owns everything below
     std::string profile_;
@@ -62,6 +74,7 @@ private:
     std::vector<const DataProducer*> producers_;     // slot i of PickScratch::prefix
     std::vector<const Scorer*> pre_request_scorers_;
     std::vector<std::string> echo_headers_;
+    const SaturationDetector* detector_ = nullptr;
 };
 
 }  // namespace infergate::picker

@@ -29,7 +29,8 @@ std::string render_debug_endpoints(const Server& server) {
     std::string out = "{\"generation\":" + std::to_string(rt.generation) + ",\"pools\":[";
     for (size_t i = 0; i < rt.pools.size(); ++i) {
         const RuntimePool& p = rt.pools[i];
-        out += fmt::format("{}{{\"name\":{},\"endpoints\":[", i ? "," : "", json_quote(p.cfg->name));
+        out += fmt::format("{}{{\"name\":{},\"saturation\":{},\"endpoints\":[", i ? "," : "",
+                           json_quote(p.cfg->name), finite_or_null(p.picker->saturation(now)));
         const std::vector<std::string> scorers =
             p.picker->scheduler() ? picker::scorer_names(*p.picker->scheduler()) : std::vector<std::string>{};
         bool first = true;

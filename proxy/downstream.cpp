@@ -276,6 +276,7 @@ asio::awaitable<bool> DownstreamConn::handle(HttpParser& parser) {
     if (!rq.route) co_return co_await respond(rq, 404, "no route matches this request");
     const RuntimeBackend& be = choose_backend(*rq.route, static_cast<uint32_t>(w_.rng()()));
     rq.pool = &rq.runtime->pools[be.pool];
+    rq.priority = rq.runtime->priority(*rq.route, be.pool, head);
     if (has_model) {
         // The backend's fixed rewrite first; the pool's rules then match the
         // name the pool would receive (config/REFERENCE.md, model_rewrites).

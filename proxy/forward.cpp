@@ -256,6 +256,21 @@ asio::awaitable<bool> DownstreamConn::forward(RequestCtx& rq, std::string& body)
         auto pick_start = Clock::now();
         picker::PickResult pr = rq.pool->picker->pick(sreq, pick_start, exclude, w_.scratch());
         w_.stats().scheduler_e2e.observe(std::chrono::duration<double>(Clock::now() - pick_start).count());
+        if (pr.status == picker::PickResult::Status::shed) {
+            // The reference answers ResourceExhausted, 429
+            // (requestcontrol/admission.go; pkg/common/error/error.go); its
+            // flow-control path adds x-llm-d-request-dropped-reason:
+            // rejected-saturated, which we send too. It sends no
+            // Retry-After, which DESIGN.md asks of every 429: one second,
+            // about twenty scrapes.
+            w_.stats().requests_shed.fetch_add(1, std::memory_order_relaxed);
+            rq.picker_reason = pr.reason;
+            co_return co_await respond(
+                rq, 429,
+                fmt::format("pool '{}' is saturated: sheddable request (priority {}) dropped",
+                            rq.pool->cfg->name, rq.priority),
+                "Retry-After: 1\r\nx-llm-d-request-dropped-reason: rejected-saturated\r\n");
+        }
         if (pr.status != picker::PickResult::Status::ok) {
             if (connect_failed) break;
             if (pr.status == picker::PickResult::Status::no_fresh_metrics)

@@ -72,7 +72,7 @@ std::string render_metrics(Server& server) {
     std::map<RequestKey, uint64_t> reqs;
     std::map<std::pair<std::string, std::string>, uint64_t> uerr;
     std::map<std::string, uint64_t> derr;
-    uint64_t accepted = 0, rejected = 0, truncated = 0;
+    uint64_t accepted = 0, rejected = 0, truncated = 0, shed = 0;
     int64_t open = 0;
     for (const auto& w : workers) {
         for (auto& [k, v] : w->stats().requests()) reqs[k] += v;
@@ -81,6 +81,7 @@ std::string render_metrics(Server& server) {
         accepted += w->stats().connections_accepted.load();
         rejected += w->stats().connections_rejected.load();
         truncated += w->stats().streams_truncated.load();
+        shed += w->stats().requests_shed.load();
         open += w->stats().connections_open.load();
     }
     for (auto& [k, v] : reqs) {
@@ -137,6 +138,9 @@ std::string render_metrics(Server& server) {
     scalar("infergate_streams_truncated_total",
            "Responses cut short because the upstream failed mid-body", MetricType::Counter,
            static_cast<double>(truncated));
+    scalar("infergate_requests_shed_total",
+           "Sheddable (negative-priority) requests answered 429 because their pool was saturated",
+           MetricType::Counter, static_cast<double>(shed));
     scalar("infergate_draining", "1 while draining after SIGTERM", MetricType::Gauge,
            server.draining() ? 1 : 0);
 

@@ -35,6 +35,19 @@ const RuntimeRoute* Runtime::match(std::string_view path, const MessageHead& hea
     return nullptr;
 }
 
+int Runtime::priority(const RuntimeRoute& route, size_t pool, const MessageHead& head) const {
+    std::optional<std::string_view> name = head.find(kObjectiveHeader);
+    if (!name || name->empty()) name = head.find(kObjectiveHeaderOld);
+    if (name && !name->empty()) {
+        auto it = std::lower_bound(objectives.begin(), objectives.end(), *name,
+                                   [](const RuntimeObjective& o, std::string_view n) { return o.name < n; });
+        if (it != objectives.end() && it->name == *name &&
+            (it->pool == RuntimeObjective::kAnyPool || it->pool == pool))
+            return it->priority;
+    }
+    return route.cfg->priority;
+}
+
 const RuntimeBackend& choose_backend(const RuntimeRoute& route, uint32_t random) {
     uint32_t x = route.total_weight ? random % route.total_weight : 0;
     for (const RuntimeBackend& b : route.backends) {
@@ -118,6 +131,15 @@ RuntimeBuild build_runtime(std::shared_ptr<const config::Config> cfg, EndpointRe
         rt->routes.push_back(std::move(rr));
     }
     if (!out.errors.empty()) return out;
+    for (const config::Objective& o : cfg->objectives) {
+        size_t pool = RuntimeObjective::kAnyPool;
+        if (o.pool)
+            for (size_t i = 0; i < cfg->pools.size(); ++i)
+                if (cfg->pools[i].name == *o.pool) pool = i;
+        rt->objectives.push_back({o.name, o.priority, pool});
+    }
+    std::sort(rt->objectives.begin(), rt->objectives.end(),
+              [](const RuntimeObjective& a, const RuntimeObjective& b) { return a.name < b.name; });
     rt->models_json = models_json(*cfg);
     rt->model_labels = model_labels_for(*cfg);
     registry = std::move(next);

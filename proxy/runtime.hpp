@@ -45,10 +45,25 @@ struct RuntimePool {
     ModelRewriteTable rewrites;  // this pool's model_rewrites rules
 };
 
+// A configured objective, resolved: `pool` indexes Runtime::pools, or is
+// kAnyPool when the objective applies to every pool.
+struct RuntimeObjective {
+    static constexpr size_t kAnyPool = static_cast<size_t>(-1);
+    std::string_view name;  // into the config
+    int priority;
+    size_t pool;
+};
+
+// The request headers naming an objective, the current one first
+// (reference: pkg/epp/metadata/consts.go ObjectiveKey and its alias).
+inline constexpr std::string_view kObjectiveHeader = "x-llm-d-inference-objective";
+inline constexpr std::string_view kObjectiveHeaderOld = "x-gateway-inference-objective";
+
 struct Runtime {
     std::shared_ptr<const config::Config> config;
     std::vector<RuntimePool> pools;
     std::vector<RuntimeRoute> routes;
+    std::vector<RuntimeObjective> objectives;  // sorted by name
     std::string models_json;  // the /v1/models answer
     ModelLabels model_labels;  // label values for the inference_objective_* metrics
     uint64_t generation = 0;
@@ -57,6 +72,15 @@ struct Runtime {
     // `model` is null when the request carries none.
     const RuntimeRoute* match(std::string_view path, const MessageHead& head,
                               const std::string* model) const;
+
+    // A request's priority once its route and pool are chosen: the
+    // objective its objective header names (the current header first, then
+    // the deprecated alias), else the route's priority. A name that is
+    // not configured, or configured for another pool, counts as no header:
+    // the reference uses its default priority for an unknown objective
+    // (pkg/epp/requestcontrol/director.go getInferenceObjective), and the
+    // route's priority is infergate's default. Binary search, no allocation.
+    int priority(const RuntimeRoute& route, size_t pool, const MessageHead& head) const;
 };
 
 // Endpoint states by (pool, address); owned by the control thread.

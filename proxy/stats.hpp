@@ -150,6 +150,8 @@ public:
     // snapshot numbered `generation`). Owning worker only.
     GieSeries& gie(const ModelLabels& labels, uint64_t generation, uint32_t model, uint32_t target,
                    int priority);
+    // Sheddable requests answered 429 because their pool was saturated.
+    std::atomic<uint64_t> requests_shed{0};
 
     // Copies for the scrape.
     std::map<RequestKey, uint64_t> requests() const;

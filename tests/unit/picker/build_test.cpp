@@ -40,7 +40,7 @@ TEST_CASE("build: registered types, and the reference's other types") {
                                    "load-aware-scorer", "max-score-picker", "no-hit-lru-scorer", "prefill-filter",
                                    "prefix-cache-scorer", "queue-scorer", "random-picker",
                                    "running-requests-size-scorer", "session-affinity-scorer", "single-profile-handler",
-                                   "weighted-random-picker"});
+                                   "utilization-detector", "utilization-filter", "weighted-random-picker"});
     const auto others = reference_only_plugin_types();
     CHECK(std::is_sorted(others.begin(), others.end()));
     for (const auto& t : implemented_plugin_types()) CHECK(!std::binary_search(others.begin(), others.end(), t.type));

@@ -172,3 +172,62 @@ TEST_CASE("pool picker: no allocation per pick in the steady state") {
     }
     CHECK(g_allocations.load() == before);
 }
+
+TEST_CASE("pool picker: admission sheds sheddable requests when the pool is saturated") {
+    using Mode = infergate::config::FailureMode;
+    using St = PickResult::Status;
+    struct Case {
+        const char* name;
+        int priority;
+        std::vector<std::pair<double, double>> fresh;  // (waiting, kv) per endpoint; NaN waiting = stale
+        Mode mode;
+        bool retry;  // second attempt (exclude set)
+        St want;
+    };
+    const double stale = std::nan("");
+    const Case cases[] = {
+        {"not saturated: sheddable passes", -1, {{0, 0.1}, {4, 0.5}}, Mode::fail_open, false, St::ok},
+        {"saturated: sheddable is shed", -1, {{5, 0.1}, {9, 0.9}}, Mode::fail_open, false, St::shed},
+        {"saturated: priority 0 still picks", 0, {{5, 0.1}, {9, 0.9}}, Mode::fail_open, false, St::ok},
+        {"saturated: critical still picks", 10, {{5, 0.1}, {9, 0.9}}, Mode::fail_open, false, St::ok},
+        {"mean >= 1 sheds though one endpoint has room", -5, {{0, 0}, {10, 0}}, Mode::fail_open, false, St::shed},
+        {"all stale, fail-open: sheddable shed", -1, {{stale, 0}, {stale, 0}}, Mode::fail_open, false, St::shed},
+        {"all stale, fail-open: others fail open", 0, {{stale, 0}, {stale, 0}}, Mode::fail_open, false, St::ok},
+        {"all stale, fail-close: sheddable shed", -1, {{stale, 0}, {stale, 0}}, Mode::fail_close, false, St::shed},
+        {"all stale, fail-close: others get no_fresh_metrics", 1, {{stale, 0}, {stale, 0}}, Mode::fail_close, false,
+         St::no_fresh_metrics},
+        {"a retry was admitted already", -1, {{5, 0.1}, {9, 0.9}}, Mode::fail_open, true, St::ok},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.name);
+        Pool p(c.fresh.size());
+        for (size_t i = 0; i < c.fresh.size(); ++i) {
+            if (std::isnan(c.fresh[i].first)) p.stale(i, 0, c.fresh[i].second);
+            else p.fresh(i, c.fresh[i].first, c.fresh[i].second);
+        }
+        const auto pp = p.picker(c.mode);
+        PickScratch scratch;
+        SchedulingRequest req;
+        req.priority = c.priority;
+        const auto r = pp.pick(req, p.now, c.retry ? p.eps[0].get() : nullptr, scratch);
+        CHECK(r.status == c.want);
+        if (r.status == St::shed) {
+            CHECK(r.endpoint == nullptr);
+            CHECK(r.reason == "system saturated, sheddable request dropped");
+        }
+    }
+}
+
+TEST_CASE("pool picker: admission allocates nothing") {
+    Pool p(16);
+    for (size_t i = 0; i < 16; ++i) p.fresh(i, 9, 0.9);
+    const auto pp = p.picker();
+    PickScratch scratch;
+    SchedulingRequest req;
+    req.priority = -1;
+    (void)pp.pick(req, p.now, nullptr, scratch);
+    const size_t before = g_allocations.load();
+    for (int i = 0; i < 1000; ++i)
+        if (pp.pick(req, p.now, nullptr, scratch).status != PickResult::Status::shed) FAIL("not shed");
+    CHECK(g_allocations.load() == before);
+}

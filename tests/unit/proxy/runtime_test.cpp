@@ -212,3 +212,102 @@ TEST_CASE("model labels: configured names keep their own, others are 'other'") {
     ModelLabels none;
     CHECK(none.name(none.index("llama")) == "other");
 }
+
+namespace {
+
+const char* kObjectivesConfig = R"(
+listeners:
+  - name: main
+    address: 127.0.0.1:8080
+objectives:
+  - name: batch
+    priority: -5
+  - name: critical
+    priority: 10
+  - name: a-only
+    priority: -7
+    pool: a
+  - name: unset
+routes:
+  - name: default-route
+    match:
+      path_prefix: /v1/
+    backends:
+      - pool: a
+      - pool: b
+  - name: sheddable-route
+    match:
+      path_prefix: /batch/
+    priority: -1
+    backends:
+      - pool: a
+  - name: objective-route
+    match:
+      path_prefix: /crit/
+    objective: critical
+    backends:
+      - pool: b
+pools:
+  - name: a
+    endpoints:
+      - address: 127.0.0.1:9001
+  - name: b
+    endpoints:
+      - address: 127.0.0.1:9002
+)";
+
+}  // namespace
+
+TEST_CASE("priority: the objective header names a configured objective, else the route's priority") {
+    config::LoadResult cfg = config::load_config_string(kObjectivesConfig, "objectives.yaml");
+    for (const auto& e : cfg.errors) MESSAGE(e.to_string());
+    REQUIRE(cfg.ok());
+    EndpointRegistry reg;
+    RuntimeBuild b = build_runtime(cfg.config, reg, 1);
+    REQUIRE(b.runtime);
+    const Runtime& rt = *b.runtime;
+    auto route = [&](std::string_view name) -> const RuntimeRoute& {
+        for (const RuntimeRoute& r : rt.routes)
+            if (r.cfg->name == name) return r;
+        FAIL("no route " << name);
+        return rt.routes.front();
+    };
+    struct Case {
+        const char* route;
+        size_t pool;  // 0 = a, 1 = b
+        const char* fields;
+        int want;
+    };
+    const Case cases[] = {
+        {"default-route", 0, "", 0},
+        {"sheddable-route", 0, "", -1},
+        {"objective-route", 1, "", 10},
+        {"default-route", 0, "x-gateway-inference-objective: batch\r\n", -5},
+        {"default-route", 1, "x-llm-d-inference-objective: critical\r\n", 10},
+        {"sheddable-route", 0, "X-Gateway-Inference-Objective: critical\r\n", 10},
+        {"objective-route", 1, "x-gateway-inference-objective: batch\r\n", -5},
+        // The current header wins over the deprecated alias.
+        {"default-route", 0, "x-gateway-inference-objective: batch\r\nx-llm-d-inference-objective: critical\r\n", 10},
+        // An empty current header falls through to the alias.
+        {"default-route", 0, "x-llm-d-inference-objective: \r\nx-gateway-inference-objective: batch\r\n", -5},
+        // Unknown names count as no header: the route's priority.
+        {"default-route", 0, "x-gateway-inference-objective: nope\r\n", 0},
+        {"sheddable-route", 0, "x-gateway-inference-objective: nope\r\n", -1},
+        {"objective-route", 1, "x-gateway-inference-objective: Batch\r\n", 10},  // names are exact
+        {"objective-route", 1, "x-gateway-inference-objective: batc\r\n", 10},
+        // An objective bound to pool a is unknown to pool b.
+        {"default-route", 0, "x-gateway-inference-objective: a-only\r\n", -7},
+        {"default-route", 1, "x-gateway-inference-objective: a-only\r\n", 0},
+        // Priority unset is 0, overriding the route's.
+        {"sheddable-route", 0, "x-gateway-inference-objective: unset\r\n", 0},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.route);
+        CAPTURE(c.fields);
+        HttpParser p(HttpParser::Kind::request, HttpParser::BodyMode::collect, {});
+        std::string m = "GET /v1/x HTTP/1.1\r\nHost: gw\r\n" + std::string(c.fields) + "\r\n";
+        REQUIRE(p.feed(m) == m.size());
+        REQUIRE(p.message_complete());
+        CHECK(rt.priority(route(c.route), c.pool, p.head()) == c.want);
+    }
+}
