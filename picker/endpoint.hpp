@@ -72,7 +72,8 @@ struct EngineMetrics {
     double waiting = 0;   // requests queued in the engine
     double running = 0;   // requests in the running batch
     double kv_usage = 0;  // KV-cache utilisation in [0, 1]
-    LoraAdapters lora;    // empty when the engine reports none
+    // Initialised here so that EngineMetrics{w, r, kv} stays warning-free.
+    LoraAdapters lora{};  // empty when the engine reports none
 };
 
 // Where one adapter stands on an endpoint (EndpointState::lora_status).

@@ -44,7 +44,7 @@ TEST_CASE("build: registered types, and the reference's other types") {
     const auto others = reference_only_plugin_types();
     CHECK(std::is_sorted(others.begin(), others.end()));
     for (const auto& t : implemented_plugin_types()) CHECK(!std::binary_search(others.begin(), others.end(), t.type));
-    for (const char* t : {"prefix-cache-scorer", "session-affinity-scorer", "token-producer", "pd-profile-handler",
+    for (const char* t : {"prefix-cache-scorer", "no-hit-lru-scorer", "token-producer", "pd-profile-handler",
                           "latency-scorer", "precise-prefix-cache-scorer"})
         CHECK(std::binary_search(others.begin(), others.end(), std::string_view(t)));
 }

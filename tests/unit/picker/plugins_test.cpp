@@ -24,7 +24,7 @@ struct Fleet {
         }
     }
     void metrics(size_t i, double waiting, double running, double kv) {
-        owned[i]->publish(EngineMetrics{waiting, running, kv, {}}, Clock::now());
+        owned[i]->publish(EngineMetrics{waiting, running, kv}, Clock::now());
     }
 };
 
@@ -198,7 +198,7 @@ TEST_CASE("endpoint state: id, freshness, scrape failure, last_score") {
     CHECK(std::isnan(ep->last_score.load()));
     CHECK_FALSE(ep->fresh(t0, milliseconds(200)));  // never scraped
     ep->down = true;
-    ep->publish(EngineMetrics{1, 2, 0.5, {}}, t0);
+    ep->publish(EngineMetrics{1, 2, 0.5}, t0);
     CHECK_FALSE(ep->down.load());  // a good scrape clears down
     CHECK(ep->fresh(t0 + milliseconds(200), milliseconds(200)));
     CHECK_FALSE(ep->fresh(t0 + milliseconds(201), milliseconds(200)));

@@ -36,9 +36,9 @@ struct Pool {
     explicit Pool(size_t n) {
         for (size_t i = 0; i < n; ++i) eps.push_back(endpoint("10.0.0." + std::to_string(i + 1), 8000));
     }
-    void fresh(size_t i, double waiting, double kv) { eps[i]->publish(EngineMetrics{waiting, 0, kv, {}}, now); }
+    void fresh(size_t i, double waiting, double kv) { eps[i]->publish(EngineMetrics{waiting, 0, kv}, now); }
     void stale(size_t i, double waiting, double kv) {
-        eps[i]->publish(EngineMetrics{waiting, 0, kv, {}}, now - milliseconds(1000));
+        eps[i]->publish(EngineMetrics{waiting, 0, kv}, now - milliseconds(1000));
     }
     PoolPicker picker(infergate::config::FailureMode mode = infergate::config::FailureMode::fail_open) const {
         return PoolPicker("pool", eps, build_scheduler(infergate::config::SchedulerConfig{}).scheduler,
