@@ -128,6 +128,13 @@ struct SchedulerConfig {
     std::vector<PluginSpec> plugins;
     std::vector<SchedulingProfile> profiles;
     Mark mark;
+    // Top-level sections of the document that infergate accepts but does
+    // not act on (featureGates, dataLayer, ...): reported at load.
+    std::vector<std::pair<std::string, Mark>> ignored_sections;
+    // The pool's ignore_unsupported_plugins: plugin types the reference
+    // knows but infergate does not implement are dropped with a warning
+    // instead of failing the load.
+    bool ignore_unsupported = false;
 };
 
 struct Pool {
@@ -139,6 +146,33 @@ struct Pool {
     Duration metrics_staleness{200};
     FailureMode failure_mode = FailureMode::fail_open;
     SchedulerConfig scheduler;
+    Mark mark;
+};
+
+// Model rewrite with weights, per pool: the Gateway API Inference
+// Extension's InferenceModelRewrite (llm-d-router
+// apix/v1alpha2/inferencemodelrewrite_types.go), with `poolRef` written as
+// the pool's name. A request whose body `model` (as the pool would receive
+// it, i.e. after a backend's fixed `model_rewrite`) matches a rule gets one
+// of the rule's targets, drawn by weight, as its new `model`.
+struct RewriteTarget {
+    std::string model_rewrite;  // `modelRewrite`
+    uint32_t weight = 1;        // 1..1000000; unset on every target: equal shares
+    Mark mark;
+};
+
+struct RewriteRule {
+    // `matches[].model.value` (type Exact). Empty: the rule matches every
+    // model (the reference's "generic" rule), below any exact match.
+    std::vector<std::string> models;
+    std::vector<RewriteTarget> targets;  // at least one
+    Mark mark;
+};
+
+struct ModelRewrite {
+    std::string name;
+    std::string pool;  // the CRD's poolRef.name
+    std::vector<RewriteRule> rules;
     Mark mark;
 };
 
@@ -181,6 +215,7 @@ struct Config {
     Admin admin;
     std::vector<Route> routes;  // first match wins, in file order
     std::vector<Pool> pools;
+    std::vector<ModelRewrite> model_rewrites;  // at most one rule per (pool, model)
     Limits limits;
     Timeouts timeouts;
     AccessLog access_log;

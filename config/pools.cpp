@@ -90,6 +90,8 @@ Pool read_pool(Diag& d, const Node& item, const std::string& path, const std::st
             p.failure_mode = *e;
     if (const Node* n = r.get("scheduler"))
         read_scheduler(d, *n, r.path("scheduler"), base_dir, item.mark.file, p.scheduler);
+    if (const Node* n = r.get("ignore_unsupported_plugins"))
+        if (auto v = read_bool(d, *n, r.path("ignore_unsupported_plugins"))) p.scheduler.ignore_unsupported = *v;
     r.finish();
     return p;
 }

@@ -110,6 +110,15 @@ std::optional<double> read_number(Diag& d, const Node& n, const std::string& pat
     return v;
 }
 
+std::optional<bool> read_bool(Diag& d, const Node& n, const std::string& path) {
+    if (n.kind == Node::Kind::scalar && !n.quoted) {
+        if (n.scalar == "true") return true;
+        if (n.scalar == "false") return false;
+    }
+    d.error(n.mark, fmt::format("{} must be true or false, got {}", path, describe(n)));
+    return std::nullopt;
+}
+
 std::optional<Duration> read_duration(Diag& d, const Node& n, const std::string& path, Duration min) {
     if (n.kind != Node::Kind::scalar) {
         d.error(n.mark, fmt::format("{} must be a duration such as '4s', got {}", path, describe(n)));

@@ -55,6 +55,8 @@ private:
 std::optional<std::string> read_string(Diag& d, const Node& n, const std::string& path, bool allow_empty = false);
 std::optional<uint64_t> read_uint(Diag& d, const Node& n, const std::string& path, uint64_t min, uint64_t max);
 std::optional<double> read_number(Diag& d, const Node& n, const std::string& path, double min);
+// YAML's unquoted true/false.
+std::optional<bool> read_bool(Diag& d, const Node& n, const std::string& path);
 std::optional<Duration> read_duration(Diag& d, const Node& n, const std::string& path, Duration min);
 std::optional<Address> read_address(Diag& d, const Node& n, const std::string& path, bool allow_port_zero);
 // A name used as an identifier (metric labels, references): [A-Za-z0-9_.-]+.

@@ -112,9 +112,17 @@ void read_epp(Diag& d, const Node& doc, const std::string& path, SchedulerConfig
     if (const Node* n = r.get("kind")) check_one_of(d, *n, r.path("kind"), {"EndpointPickerConfig"});
     if (const Node* n = r.require("plugins")) read_plugins(d, *n, r.path("plugins"), out.plugins);
     if (const Node* n = r.get("schedulingProfiles")) read_profiles(d, *n, r.path("schedulingProfiles"), out);
-    // Upstream sections we accept so existing files load; not used yet.
-    for (const char* key : {"featureGates", "dataLayer", "flowControl", "requestHandler", "saturationDetector"})
-        r.get(key);
+    // The reference's other top-level sections: accepted so that existing
+    // files load, and reported at load as not acted on.
+    for (const char* key : {"featureGates", "dataLayer", "flowControl", "requestHandler", "saturationDetector"}) {
+        if (const Node* n = r.get(key)) {
+            const auto& keys = doc.key_marks;
+            Mark m = n->mark;
+            for (size_t i = 0; i < doc.entries.size() && i < keys.size(); ++i)
+                if (doc.entries[i].first == key) m = keys[i];
+            out.ignored_sections.emplace_back(key, m);
+        }
+    }
     r.finish();
 }
 

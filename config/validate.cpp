@@ -1,5 +1,6 @@
 // Top-level sections: workers, listeners, admin, access_log,
-// trusted_proxies, limits, timeouts; then cross-references.
+// trusted_proxies, limits, timeouts, routes, pools, model_rewrites; then
+// cross-references.
 #include "config/validate.hpp"
 
 #include <fmt/format.h>
@@ -131,6 +132,7 @@ void read_config(Diag& d, const Node& root, const std::string& base_dir, Config&
     if (const Node* n = r.get("timeouts")) read_timeouts(d, *n, c.timeouts);
     if (const Node* n = r.get("routes")) read_routes(d, *n, "routes", c.routes);
     if (const Node* n = r.get("pools")) read_pools(d, *n, "pools", base_dir, c.pools);
+    if (const Node* n = r.get("model_rewrites")) read_model_rewrites(d, *n, "model_rewrites", c.pools, c.model_rewrites);
     r.finish();
     check_references(d, root, c);
 }

@@ -17,6 +17,10 @@ void read_routes(Diag& d, const Node& list, const std::string& path, std::vector
 void read_pools(Diag& d, const Node& list, const std::string& path, const std::string& base_dir,
                 std::vector<Pool>& out);                                                        // pools.cpp
 
+// After the pools: rules reference them by name.
+void read_model_rewrites(Diag& d, const Node& list, const std::string& path, const std::vector<Pool>& pools,
+                         std::vector<ModelRewrite>& out);  // model_rewrites.cpp
+
 // A pool's `scheduler`: an inline EndpointPickerConfig map, or a string
 // naming a YAML file (relative to `base_dir`) that holds one.
 void read_scheduler(Diag& d, const Node& value, const std::string& path, const std::string& base_dir,

@@ -38,23 +38,32 @@ public:
     explicit Builder(const config::SchedulerConfig& cfg) : cfg_(cfg) {}
 
     BuildResult build() {
+        for (const auto& [key, mark] : cfg_.ignored_sections)
+            warn(mark, fmt::format("section '{}' is accepted but not acted on by infergate yet; ignored", key));
         build_plugins();
         check_profile_handlers();
         if (cfg_.profiles.empty()) default_profile();
         else build_profile();
         collect_producers();
         bind_producers();
-        if (!errors_.empty()) return BuildResult{nullptr, std::move(errors_)};
+        if (!errors_.empty()) return BuildResult{nullptr, std::move(errors_), std::move(warnings_)};
         if (!picker_) add_default_picker();
         auto s = std::make_shared<const Scheduler>(std::move(owned_), std::move(profile_),
                                                    std::move(filters_), std::move(scorers_), picker_,
                                                    std::move(producers_));
-        return BuildResult{std::move(s), {}};
+        return BuildResult{std::move(s), {}, std::move(warnings_)};
     }
 
 private:
     void error(const config::Mark& mark, std::string msg) {
         errors_.push_back(config::ConfigError{with_file(mark, cfg_.source_file), std::move(msg)});
+    }
+    void warn(const config::Mark& mark, std::string msg) {
+        warnings_.push_back(config::ConfigError{with_file(mark, cfg_.source_file), std::move(msg)});
+    }
+
+    bool skipped(const std::string& name) const {
+        return std::find(skipped_.begin(), skipped_.end(), name) != skipped_.end();
     }
 
     const Named* find(const std::string& name) const {
@@ -68,6 +77,16 @@ private:
             const std::string& name = plugin_name(spec);
             if (find(name)) {
                 error(spec.mark, fmt::format("duplicate plugin name '{}'", name));
+                continue;
+            }
+            if (cfg_.ignore_unsupported && is_reference_only_type(spec.type)) {
+                // One warning per type; profiles referring to it drop the reference.
+                if (std::find(skipped_types_.begin(), skipped_types_.end(), spec.type) == skipped_types_.end()) {
+                    skipped_types_.push_back(spec.type);
+                    warn(spec.type_mark, fmt::format("plugin type '{}' is not supported yet; ignored "
+                                                     "(ignore_unsupported_plugins)", spec.type));
+                }
+                skipped_.push_back(name);
                 continue;
             }
             std::unique_ptr<Plugin> p = make_plugin(spec, cfg_.source_file, errors_);
@@ -168,6 +187,7 @@ private:
                                             prof.name, j));
                 continue;
             }
+            if (skipped(ref.plugin_ref)) continue;  // unsupported and ignored, warned above
             const Named* n = find(ref.plugin_ref);
             if (!n) {
                 std::vector<std::string_view> names;
@@ -243,6 +263,9 @@ private:
 
     const config::SchedulerConfig& cfg_;
     std::vector<config::ConfigError> errors_;
+    std::vector<config::ConfigError> warnings_;
+    std::vector<std::string> skipped_;        // plugin names dropped as unsupported
+    std::vector<std::string> skipped_types_;  // their types, each warned once
     std::vector<std::unique_ptr<Plugin>> owned_;
     std::vector<Named> named_;
     std::string profile_;
@@ -270,7 +293,7 @@ BuildResult default_scheduler() {
     owned.push_back(std::make_unique<SingleProfileHandler>(std::string(SingleProfileHandler::type_name)));
     auto s = std::make_shared<const Scheduler>(std::move(owned), "default", std::vector<const Filter*>{},
                                                std::move(scorers), picker);
-    return BuildResult{std::move(s), {}};
+    return BuildResult{std::move(s), {}, {}};
 }
 
 }  // namespace

@@ -134,6 +134,10 @@ std::span<const PluginTypeInfo> implemented_plugin_types() { return kImplemented
 
 std::span<const std::string_view> reference_only_plugin_types() { return kReferenceOnly; }
 
+bool is_reference_only_type(std::string_view type) {
+    return std::binary_search(std::begin(kReferenceOnly), std::end(kReferenceOnly), type);
+}
+
 const PluginTypeInfo* find_plugin_type(std::string_view type) {
     for (const auto& t : kImplemented)
         if (t.type == type) return &t;

@@ -31,6 +31,9 @@ std::span<const PluginTypeInfo> implemented_plugin_types();
 // sorted. A config naming one gets "not supported yet", not "unknown".
 std::span<const std::string_view> reference_only_plugin_types();
 
+// Known to the reference, not implemented by infergate.
+bool is_reference_only_type(std::string_view type);
+
 // nullptr when `type` is not implemented.
 const PluginTypeInfo* find_plugin_type(std::string_view type);
 

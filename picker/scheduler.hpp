@@ -38,7 +38,7 @@ protected:
 // context, valid for the duration of one pick.
 struct SchedulingRequest {
     std::string_view request_id;
-    std::string_view model;  // after any model rewrite: the model the endpoint serves
+    std::string_view model;  // as sent upstream: after model_rewrite and model_rewrites
     std::string_view path;
     // The text the prefix-cache producers hash: a completion's prompt, or a
     // chat's messages rendered as text (proxy/openai_body.hpp). May be empty.
@@ -93,6 +93,9 @@ class Scheduler;  // opaque: filters, weighted scorers and a picker
 struct BuildResult {
     std::shared_ptr<const Scheduler> scheduler;  // null on errors
     std::vector<config::ConfigError> errors;
+    // Accepted but worth telling the operator at load: sections not acted
+    // on, unsupported plugins dropped under ignore_unsupported_plugins.
+    std::vector<config::ConfigError> warnings;
 };
 
 // Validates and builds a pool's scheduler. With `cfg.present == false`

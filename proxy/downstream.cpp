@@ -269,9 +269,16 @@ asio::awaitable<bool> DownstreamConn::handle(HttpParser& parser) {
     if (!rq.route) co_return co_await respond(rq, 404, "no route matches this request");
     const RuntimeBackend& be = choose_backend(*rq.route, static_cast<uint32_t>(w_.rng()()));
     rq.pool = &rq.runtime->pools[be.pool];
-    if (has_model && *be.model_rewrite && **be.model_rewrite != rq.model) {
-        rewrite_model(body, fields, **be.model_rewrite);
-        rq.model = **be.model_rewrite;
+    if (has_model) {
+        // The backend's fixed rewrite first; the pool's rules then match the
+        // name the pool would receive (config/REFERENCE.md, model_rewrites).
+        std::string_view target = *be.model_rewrite ? std::string_view(**be.model_rewrite) : rq.model;
+        if (const RewriteTargets* rule = rq.pool->rewrites.find(target)) {
+            target = rule->choose(static_cast<uint32_t>(w_.rng()()));
+            rq.model_rewrite = rule->source->name;
+        }
+        if (target != rq.model) rewrite_model(body, fields, target);
+        rq.target_model = target;
     }
     co_return co_await forward(rq, body);
 }
@@ -293,11 +300,12 @@ void DownstreamConn::finish(RequestCtx& rq) {
     char ts[32];
     std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     std::string line = fmt::format(
-        R"({{"time":"{}","request_id":{},"route":{},"pool":{},"endpoint":{},"model":{},"status":{},"bytes_in":{},"bytes_out":{},"duration_ms":{:.3f},"ttfb_ms":{},"picker_reason":{}}})"
+        R"({{"time":"{}","request_id":{},"route":{},"pool":{},"endpoint":{},"model":{},"target_model":{},"model_rewrite":{},"status":{},"bytes_in":{},"bytes_out":{},"duration_ms":{:.3f},"ttfb_ms":{},"picker_reason":{}}})"
         "\n",
         ts, json_quote(rq.request_id), json_quote(rq.route ? rq.route->cfg->name : none),
         json_quote(rq.pool ? rq.pool->cfg->name : none),
-        json_quote(rq.endpoint ? rq.endpoint->id() : none), json_quote(rq.model), rq.status,
+        json_quote(rq.endpoint ? rq.endpoint->id() : none), json_quote(rq.model),
+        json_quote(rq.target_model), json_quote(rq.model_rewrite), rq.status,
         rq.bytes_in, rq.bytes_out, dur * 1e3,
         rq.ttfb_s >= 0 ? fmt::format("{:.3f}", rq.ttfb_s * 1e3) : std::string("null"),
         json_quote(rq.picker_reason));

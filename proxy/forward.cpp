@@ -235,7 +235,7 @@ asio::awaitable<bool> DownstreamConn::forward(RequestCtx& rq, std::string& body)
     HeadHeaders headers(*rq.head);
     picker::SchedulingRequest sreq;
     sreq.request_id = rq.request_id;
-    sreq.model = rq.model;
+    sreq.model = rq.target_model;
     sreq.path = rq.path;
     sreq.prompt = rq.prompt;
     sreq.cache_salt = rq.cache_salt;

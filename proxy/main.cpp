@@ -61,7 +61,9 @@ int main(int argc, char** argv) {
         }
     }
     if (!check.empty()) {
-        auto errors = infergate::proxy::check_config(check);
+        std::vector<std::string> warnings;
+        auto errors = infergate::proxy::check_config(check, &warnings);
+        for (const auto& w : warnings) std::printf("warning: %s\n", w.c_str());
         for (const auto& e : errors) std::printf("%s\n", e.c_str());
         if (!errors.empty()) return 1;
         std::printf("ok\n");

@@ -21,7 +21,12 @@ struct RequestCtx {
     const MessageHead* head = nullptr;
     std::string request_id;
     std::string_view path;
-    std::string model;
+    std::string model;  // the body's model as the client sent it (GIE's model_name)
+    // The body's model as sent upstream, after the backend's model_rewrite
+    // and the pool's model_rewrites (GIE's target_model_name). Views rq.model
+    // or the runtime's config; empty when the request has no body model.
+    std::string_view target_model;
+    std::string_view model_rewrite;  // the model_rewrites entry that chose it, or ""
     std::string prompt;      // rendered for the prefix-cache producers (openai_body.hpp)
     std::string cache_salt;
     int priority = 0;        // the objective's; negative is sheddable

@@ -45,13 +45,17 @@ const RuntimeBackend& choose_backend(const RuntimeRoute& route, uint32_t random)
 }
 
 static std::string models_json(const config::Config& cfg) {
-    // The models the routes serve: explicit route models and rewrites.
+    // The models the routes serve: explicit route models and rewrites,
     std::set<std::string> names;
     for (const config::Route& r : cfg.routes) {
         if (r.match.model) names.insert(*r.match.model);
         for (const config::Backend& b : r.backends)
             if (b.model_rewrite) names.insert(*b.model_rewrite);
     }
+    // and the names model_rewrites rules accept (their targets are the
+    // pools' internal names, like a backend's model_rewrite).
+    for (const config::ModelRewrite& mr : cfg.model_rewrites)
+        for (const config::RewriteRule& rule : mr.rules) names.insert(rule.models.begin(), rule.models.end());
     std::string out = R"({"object":"list","data":[)";
     bool first = true;
     for (const std::string& n : names) {
@@ -73,6 +77,7 @@ RuntimeBuild build_runtime(std::shared_ptr<const config::Config> cfg, EndpointRe
     for (const config::Pool& p : cfg->pools) {
         picker::BuildResult b = picker::build_scheduler(p.scheduler);
         for (auto& e : b.errors) out.errors.push_back(std::move(e));
+        for (auto& w : b.warnings) out.warnings.push_back(std::move(w));
         std::vector<std::shared_ptr<picker::EndpointState>> eps;
         for (const config::Endpoint& e : p.endpoints) {
             std::string key = p.name + '\0' + e.address.to_string();
@@ -88,7 +93,8 @@ RuntimeBuild build_runtime(std::shared_ptr<const config::Config> cfg, EndpointRe
         if (b.scheduler) {
             rt->pools.push_back({&p, std::make_unique<picker::PoolPicker>(
                                          p.name, std::move(eps), b.scheduler,
-                                         p.metrics_staleness, p.failure_mode)});
+                                         p.metrics_staleness, p.failure_mode),
+                                     ModelRewriteTable(*cfg, p.name)});
         }
     }
     if (!out.errors.empty()) return out;

@@ -20,6 +20,7 @@
 #include "config/loader.hpp"
 #include "picker/endpoint.hpp"
 #include "picker/scheduler.hpp"
+#include "proxy/model_rewrite.hpp"
 
 namespace infergate::proxy {
 
@@ -40,6 +41,7 @@ struct RuntimeRoute {
 struct RuntimePool {
     const config::Pool* cfg;
     std::unique_ptr<picker::PoolPicker> picker;
+    ModelRewriteTable rewrites;  // this pool's model_rewrites rules
 };
 
 struct Runtime {
@@ -61,6 +63,7 @@ using EndpointRegistry = std::map<std::string, std::shared_ptr<picker::EndpointS
 struct RuntimeBuild {
     std::shared_ptr<const Runtime> runtime;  // null on errors
     std::vector<config::ConfigError> errors;
+    std::vector<config::ConfigError> warnings;  // logged at load; not fatal
 };
 
 // Builds schedulers (validating every plugin) and reuses endpoint states

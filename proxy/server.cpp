@@ -23,7 +23,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using boost::system::error_code;
 
-std::vector<std::string> check_config(const std::string& path) {
+std::vector<std::string> check_config(const std::string& path, std::vector<std::string>* warnings) {
     std::vector<std::string> out;
     config::LoadResult lr = config::load_config_file(path);
     for (const auto& e : lr.errors) out.push_back(e.to_string());
@@ -31,6 +31,8 @@ std::vector<std::string> check_config(const std::string& path) {
     EndpointRegistry reg;
     RuntimeBuild b = build_runtime(lr.config, reg, 0);
     for (const auto& e : b.errors) out.push_back(e.to_string());
+    if (warnings)
+        for (const auto& w : b.warnings) warnings->push_back(w.to_string());
     return out;
 }
 
@@ -83,6 +85,7 @@ bool Server::start() {
         return false;
     }
     RuntimeBuild b = build_runtime(lr.config, registry_endpoints_, ++generation_);
+    for (const auto& w : b.warnings) log_warn("{}", w.to_string());
     if (!b.runtime) {
         for (const auto& e : b.errors) log_error("{}", e.to_string());
         return false;
@@ -195,6 +198,7 @@ void Server::reload() {
     // Build against a copy so a failed build leaves the registry intact.
     EndpointRegistry reg = registry_endpoints_;
     RuntimeBuild b = build_runtime(lr.config, reg, generation_ + 1);
+    for (const auto& w : b.warnings) log_warn("{}", w.to_string());
     if (!b.runtime) {
         for (const auto& e : b.errors) log_error("{}", e.to_string());
         log_error("reload refused: the running config stays");

@@ -76,6 +76,8 @@ private:
 
 // Validates a config file as the server would load it (config and every
 // scheduler). Returns the errors, "FILE:LINE:COL: message" each.
-std::vector<std::string> check_config(const std::string& path);
+// Errors (empty: the config would load); `warnings`, when given, gets
+// what the load would log as warnings.
+std::vector<std::string> check_config(const std::string& path, std::vector<std::string>* warnings = nullptr);
 
 }  // namespace infergate::proxy

@@ -165,11 +165,14 @@ net::awaitable<bool> handle_completion(ServerState& st, beast::tcp_stream& strea
     if (creq.model.empty()) creq.model = models.front();  // vLLM defaults to the first name
     const auto lora_it = std::find(loras.begin(), loras.end(), creq.model);
     const auto lora = lora_it == loras.end() ? 0u : static_cast<std::uint32_t>(lora_it - loras.begin()) + 1;
-    if (lora == 0 && std::find(models.begin(), models.end(), creq.model) == models.end()) {
+    const auto served = std::find(models.begin(), models.end(), creq.model);
+    if (lora == 0 && served == models.end()) {
         co_return co_await send_error(st, stream, http::status::not_found,
                                       fmt::format("The model `{}` does not exist.", creq.model),
                                       "NotFoundError", keep_alive);
     }
+    // Per served model; requests for an adapter are not counted here.
+    if (served != models.end()) ++st.model_requests[static_cast<std::size_t>(served - models.begin())];
     const EngineConfig& e = st.cfg.engine;
     const std::uint64_t max_tokens = creq.max_tokens.value_or(st.cfg.default_max_tokens);
     // vLLM folds the adapter into its block hashes: an adapter's KV blocks

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "bench/sim/openai.hpp"
+
 namespace infergate::sim {
 namespace od = simdjson::ondemand;
 
@@ -98,11 +100,18 @@ bool parse_delay(const std::string& body, std::uint32_t& ms, std::string& error)
 }
 
 std::string stats_body(const SimStats& s) {
-    return fmt::format(
+    std::string out = fmt::format(
         R"({{"requests":{},"running":{},"waiting":{},"held":{},"completed":{},)"
-        R"("prefix_cache_hits":{},"prefix_cache_queries":{}}})",
+        R"("prefix_cache_hits":{},"prefix_cache_queries":{},"models":{{)",
         s.requests, s.running, s.waiting, s.held, s.completed, s.prefix_cache_hits,
         s.prefix_cache_queries);
+    for (std::size_t i = 0; i < s.models.size() && i < s.model_requests.size(); ++i) {
+        if (i) out += ',';
+        append_json_string(out, s.models[i]);
+        out += fmt::format(":{}", s.model_requests[i]);
+    }
+    out += "}}";
+    return out;
 }
 
 }  // namespace infergate::sim

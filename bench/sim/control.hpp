@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "bench/sim/metrics.hpp"
@@ -25,6 +26,10 @@ bool parse_delay(const std::string& body, std::uint32_t& ms, std::string& error)
 struct SimStats {
     std::uint64_t requests, running, waiting, held, completed, prefix_cache_hits,
         prefix_cache_queries;
+    // Per served model name (--model), requests that named it (or none,
+    // which means the first): "models":{"name":count,...}.
+    std::span<const std::string> models;
+    std::span<const std::uint64_t> model_requests;  // same length as models
 };
 std::string stats_body(const SimStats& s);
 

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -36,7 +37,8 @@ inline constexpr auto kWriteTimeout = std::chrono::seconds(30);
 // Everything handlers share; owned by HttpServer, used on its one thread.
 struct ServerState {
     ServerState(const net::any_io_executor& ex, const Config& c)
-        : cfg(c), driver(ex, c.engine, c.time_scale), started(std::time(nullptr)) {}
+        : cfg(c), driver(ex, c.engine, c.time_scale),
+          model_requests(c.engine.models.size(), 0), started(std::time(nullptr)) {}
 
     Config cfg;
     std::string name;  // x-sim-replica
@@ -44,6 +46,7 @@ struct ServerState {
     LoadOverride load;
     std::uint32_t response_header_ms = 0;
     std::uint64_t completion_requests = 0;  // every POST to a completion path
+    std::vector<std::uint64_t> model_requests;  // per cfg.engine.models entry, requests naming it
     std::int64_t started;
 };
 

@@ -119,7 +119,8 @@ net::awaitable<bool> route(ServerState& st, beast::tcp_stream& stream, HttpReque
     if (path == "/sim/stats") {
         const EngineCounters& c = eng.counters();
         const SimStats s{st.completion_requests, eng.num_running(), eng.num_waiting(), eng.num_held(),
-                         c.completed, c.prefix_cache_hits, c.prefix_cache_queries};
+                         c.completed, c.prefix_cache_hits, c.prefix_cache_queries,
+                         st.cfg.engine.models, st.model_requests};
         co_return co_await send_response(st, stream, http::status::ok, "application/json",
                                          stats_body(s), keep);
     }

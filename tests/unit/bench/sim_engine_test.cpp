@@ -9,6 +9,7 @@
 
 #include "bench/sim/engine.hpp"
 #include "bench/sim/kv_cache.hpp"
+#include "bench/sim/metrics.hpp"
 #include "bench/sim/tokenizer.hpp"
 
 using namespace infergate::sim;
@@ -363,4 +364,15 @@ TEST_CASE("LoRA: adapters of the running and waiting requests, distinct, base mo
     e.lora_adapters(running, waiting);
     CHECK(running.empty());
     CHECK(waiting.empty());
+}
+
+TEST_CASE("metrics: cache_config_info carries the KV capacity, as vLLM writes it") {
+    EngineConfig c = small_config();
+    c.block_size = 16;
+    c.kv_blocks = 1234;
+    Engine e(c);
+    const std::string text = render_metrics(c, e, LoadOverride{}, 0);
+    CHECK(text.find("# TYPE vllm:cache_config_info gauge\n") != std::string::npos);
+    CHECK(text.find("vllm:cache_config_info{block_size=\"16\",cache_dtype=\"auto\",enable_prefix_caching=\"True\","
+                    "engine=\"0\",num_gpu_blocks=\"1234\"} 1.0\n") != std::string::npos);
 }

@@ -248,6 +248,12 @@ TEST_CASE("the demo example says what the README promises") {
     auto split = load_config_file(std::string(INFERGATE_CONFIG_EXAMPLES) + "/split.yaml");
     REQUIRE(split.ok());
     CHECK(split.config->routes[0].backends[1].model_rewrite == "llama-3.1-8b-v2");
+    auto mr = load_config_file(std::string(INFERGATE_CONFIG_EXAMPLES) + "/model-rewrite.yaml");
+    REQUIRE(mr.ok());
+    REQUIRE(mr.config->model_rewrites.size() == 1);
+    CHECK(mr.config->model_rewrites[0].pool == "food");
+    CHECK(mr.config->model_rewrites[0].rules[0].models == std::vector<std::string>{"foodreview"});
+    CHECK(mr.config->model_rewrites[0].rules[0].targets[1].weight == 10);
     auto epp = load_config_file(std::string(INFERGATE_CONFIG_EXAMPLES) + "/epp-file.yaml");
     REQUIRE(epp.ok());
     CHECK(epp.config->pools[0].scheduler.source_file == std::string(INFERGATE_CONFIG_EXAMPLES) + "/epp-default.yaml");
