@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "picker/params.hpp"
@@ -108,6 +110,25 @@ private:
     std::string header_;  // lower case
 };
 
+// lora-affinity-scorer
+// (pkg/epp/framework/plugins/scheduling/scorer/loraaffinity/lora_affinity.go):
+// the request's adapter is its `model`; per endpoint, from the scraped
+// vllm:lora_requests_info (prom_text.hpp, extract_lora_adapters):
+//   1.0  the adapter is running
+//   0.8  else, running + waiting adapters < max_lora (room to load it)
+//   0.6  else, the adapter is waiting to be loaded
+//   0.0  otherwise, including an engine that reports no LoRA metric
+//        (max_lora 0), as in the reference; for a base-model request every
+//        such endpoint scores the same, so the scorer does not tilt it.
+// No parameters.
+class LoraAffinityScorer final : public Scorer {
+public:
+    static constexpr std::string_view type_name = "lora-affinity-scorer";
+    explicit LoraAffinityScorer(std::string name) : Scorer(std::string(type_name), std::move(name)) {}
+    void score(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+               std::span<double> out) const override;
+};
+
 // by-label (pkg/epp/framework/plugins/scheduling/filter/bylabel/filter.go):
 // keeps endpoints whose label `label` has one of `validValues`, and, with
 // `allowsNoLabel`, those without the label. decode-filter, prefill-filter
@@ -126,6 +147,35 @@ private:
     std::string label_;
     std::vector<std::string> valid_values_;
     bool allows_no_label_;
+};
+
+// One requirement of a Kubernetes label selector (metav1.LabelSelector as
+// turned into labels.Selector by LabelSelectorAsSelector). matchLabels
+// entries become `in` with one value, which matches exactly like the
+// Equals operator they become in Kubernetes.
+struct LabelRequirement {
+    enum class Op { in, not_in, exists, does_not_exist };
+    std::string key;
+    Op op = Op::in;
+    std::vector<std::string> values;  // in, not_in: at least one; else none
+};
+
+// label-selector-filter, and its deprecated alias by-label-selector
+// (pkg/epp/framework/plugins/scheduling/filter/bylabel/selector.go):
+// keeps the endpoints whose labels satisfy every requirement (AND).
+//   In: the label is present with one of the values; NotIn: absent, or a
+//   value not listed; Exists / DoesNotExist: present / absent.
+// No requirement (no parameters, or empty ones) keeps every endpoint, as
+// Kubernetes' empty selector matches everything.
+class LabelSelectorFilter final : public Filter {
+public:
+    LabelSelectorFilter(std::string_view type, std::string name, std::vector<LabelRequirement> reqs)
+        : Filter(std::string(type), std::move(name)), reqs_(std::move(reqs)) {}
+    size_t filter(const SchedulingRequest& req, std::span<EndpointState*> candidates) const override;
+    bool matches(const std::map<std::string, std::string>& labels) const;
+
+private:
+    std::vector<LabelRequirement> reqs_;
 };
 
 // What the three pickers share: maxNumOfEndpoints (int >= 1, default 1)
@@ -201,6 +251,9 @@ std::unique_ptr<Plugin> make_decode_filter(const config::PluginSpec& spec, Param
 std::unique_ptr<Plugin> make_prefill_filter(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_encode_filter(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_session_affinity_scorer(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_lora_affinity_scorer(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_label_selector_filter(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_by_label_selector_filter(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_single_profile_handler(const config::PluginSpec& spec, ParamReader& params);
 
 // --- approximate prefix caching (prefix_cache.cpp) ---

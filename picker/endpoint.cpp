@@ -1,8 +1,11 @@
 // EndpointState: the live, lock-free view of one model-server endpoint.
 #include "picker/endpoint.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
+
+#include <xxhash.h>
 
 namespace infergate::picker {
 
@@ -48,6 +51,16 @@ std::atomic<uint32_t> g_next_uid{1};
 
 }  // namespace
 
+uint64_t adapter_hash(std::string_view name) { return XXH3_64bits(name.data(), name.size()); }
+
+void LoraAdapters::add(std::string_view name, std::array<uint64_t, kMaxAdapters>& list, uint32_t& kept,
+                       uint32_t& count) {
+    const uint64_t h = adapter_hash(name);
+    if (std::find(list.begin(), list.begin() + kept, h) != list.begin() + kept) return;
+    if (kept < kMaxAdapters) list[kept++] = h;
+    ++count;
+}
+
 EndpointState::EndpointState(std::string pool, config::Endpoint endpoint)
     : last_score(std::numeric_limits<double>::quiet_NaN()),
       pool_(std::move(pool)),
@@ -63,6 +76,14 @@ void EndpointState::publish(const EngineMetrics& m, Clock::time_point at) {
     waiting_.store(m.waiting, r);
     running_.store(m.running, r);
     kv_usage_.store(m.kv_usage, r);
+    const LoraAdapters& l = m.lora;
+    for (uint32_t i = 0; i < l.running_kept; ++i) lora_running_[i].store(l.running[i], r);
+    for (uint32_t i = 0; i < l.waiting_kept; ++i) lora_waiting_[i].store(l.waiting[i], r);
+    lora_running_kept_.store(l.running_kept, r);
+    lora_waiting_kept_.store(l.waiting_kept, r);
+    lora_running_count_.store(l.running_count, r);
+    lora_waiting_count_.store(l.waiting_count, r);
+    max_lora_.store(l.max_lora, r);
     scraped_at_ns_.store(to_ns(at), r);
     last_scrape_ok_.store(true, r);
     // The endpoint answered: it is reachable again (endpoint.hpp: `down`
@@ -78,7 +99,32 @@ void EndpointState::scrape_failed(Clock::time_point /*at*/) {
 
 EngineMetrics EndpointState::metrics() const {
     constexpr auto r = std::memory_order_relaxed;
-    return EngineMetrics{waiting_.load(r), running_.load(r), kv_usage_.load(r)};
+    EngineMetrics m{waiting_.load(r), running_.load(r), kv_usage_.load(r), {}};
+    LoraAdapters& l = m.lora;
+    l.running_kept = std::min(lora_running_kept_.load(r), LoraAdapters::kMaxAdapters);
+    l.waiting_kept = std::min(lora_waiting_kept_.load(r), LoraAdapters::kMaxAdapters);
+    for (uint32_t i = 0; i < l.running_kept; ++i) l.running[i] = lora_running_[i].load(r);
+    for (uint32_t i = 0; i < l.waiting_kept; ++i) l.waiting[i] = lora_waiting_[i].load(r);
+    l.running_count = lora_running_count_.load(r);
+    l.waiting_count = lora_waiting_count_.load(r);
+    l.max_lora = max_lora_.load(r);
+    return m;
+}
+
+LoraStatus EndpointState::lora_status(uint64_t h) const {
+    constexpr auto r = std::memory_order_relaxed;
+    auto in = [&](const auto& list, const std::atomic<uint32_t>& kept) {
+        const uint32_t n = std::min(kept.load(r), LoraAdapters::kMaxAdapters);
+        for (uint32_t i = 0; i < n; ++i)
+            if (list[i].load(r) == h) return true;
+        return false;
+    };
+    LoraStatus s;
+    s.running = in(lora_running_, lora_running_kept_);
+    s.waiting = in(lora_waiting_, lora_waiting_kept_);
+    s.adapters = static_cast<int64_t>(lora_running_count_.load(r)) + lora_waiting_count_.load(r);
+    s.max_lora = max_lora_.load(r);
+    return s;
 }
 
 Clock::time_point EndpointState::scraped_at() const {

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "config/config.hpp"
 
@@ -29,11 +30,58 @@ inline int64_t to_ns(Clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
+// The key under which a LoRA adapter name is stored and looked up:
+// XXH3-64 of the name's bytes. A collision (2^-64 per pair) would make one
+// adapter look loaded when another is; the scorer only prefers, never
+// refuses, so that costs at most a slower first token.
+uint64_t adapter_hash(std::string_view name);
+
+// The LoRA adapters an engine reports (vLLM's vllm:lora_requests_info,
+// labels running_lora_adapters, waiting_lora_adapters, max_lora), as
+// hashes so that the endpoint can hold them in fixed atomics.
+//
+// Bound: at most kMaxAdapters distinct names are kept per list (running,
+// waiting), the first ones in the label's order. Names beyond the bound
+// are still counted in *_count, so the capacity test (running_count +
+// waiting_count < max_lora) stays right; they just cannot be recognised:
+// a request for the 17th running adapter scores as if the adapter were
+// not loaded. vLLM's --max-loras (the number of adapters running at once)
+// defaults to 1 and is rarely above 16; a waiting list that long means
+// the engine is already overloaded with adapter swaps.
+struct LoraAdapters {
+    static constexpr uint32_t kMaxAdapters = 16;
+    std::array<uint64_t, kMaxAdapters> running{};  // first running_kept valid
+    std::array<uint64_t, kMaxAdapters> waiting{};  // first waiting_kept valid
+    uint32_t running_kept = 0, waiting_kept = 0;   // <= kMaxAdapters
+    // Distinct names reported (duplicates beyond the bound count twice).
+    uint32_t running_count = 0, waiting_count = 0;
+    int64_t max_lora = 0;  // 0: unknown, or the engine has no LoRA metric
+
+    // Adds one name to a list: ignored when already kept, kept when there
+    // is room, else only counted.
+    void add_running(std::string_view name) { add(name, running, running_kept, running_count); }
+    void add_waiting(std::string_view name) { add(name, waiting, waiting_kept, waiting_count); }
+
+private:
+    static void add(std::string_view name, std::array<uint64_t, kMaxAdapters>& list, uint32_t& kept,
+                    uint32_t& count);
+};
+
 // One scrape's worth of the signals the scorers read.
 struct EngineMetrics {
     double waiting = 0;   // requests queued in the engine
     double running = 0;   // requests in the running batch
     double kv_usage = 0;  // KV-cache utilisation in [0, 1]
+    // Initialised here so that EngineMetrics{w, r, kv} stays warning-free.
+    LoraAdapters lora{};  // empty when the engine reports none
+};
+
+// Where one adapter stands on an endpoint (EndpointState::lora_status).
+struct LoraStatus {
+    bool running = false;     // in running_lora_adapters
+    bool waiting = false;     // in waiting_lora_adapters
+    int64_t adapters = 0;     // running_count + waiting_count
+    int64_t max_lora = 0;
 };
 
 class EndpointState {
@@ -54,7 +102,11 @@ public:
     // --- scraped metrics (written by the scraper only) ---
     void publish(const EngineMetrics& m, Clock::time_point at);
     void scrape_failed(Clock::time_point at);
+    // A copy of everything published, the adapter lists included.
     EngineMetrics metrics() const;
+    // One adapter's status, read without copying the lists (the lora
+    // scorer's path): a few relaxed loads, no allocation, no lock.
+    LoraStatus lora_status(uint64_t adapter_hash) const;
     Clock::time_point scraped_at() const;  // last good scrape; epoch if never
     bool last_scrape_ok() const { return last_scrape_ok_.load(std::memory_order_relaxed); }
     // Fresh: last scrape succeeded and is at most `staleness` old.
@@ -81,6 +133,14 @@ private:
     uint32_t uid_;
     config::Endpoint config_;
     std::atomic<double> waiting_{0}, running_{0}, kv_usage_{0};
+    // LoraAdapters, field by field. A reader racing publish() may see one
+    // list from the previous scrape and one from this one, or a kept count
+    // whose hashes are partly the previous scrape's: each is an adapter the
+    // engine reported a scrape ago, which is as good as a scrape-old view.
+    std::array<std::atomic<uint64_t>, LoraAdapters::kMaxAdapters> lora_running_{}, lora_waiting_{};
+    std::atomic<uint32_t> lora_running_kept_{0}, lora_waiting_kept_{0};
+    std::atomic<uint32_t> lora_running_count_{0}, lora_waiting_count_{0};
+    std::atomic<int64_t> max_lora_{0};
     std::atomic<int64_t> scraped_at_ns_{0};
     std::atomic<bool> last_scrape_ok_{false};
 };

@@ -48,6 +48,8 @@ public:
     bool boolean(std::string_view key, bool fallback);
     // A list of strings; empty when absent.
     std::vector<std::string> string_list(std::string_view key);
+    // "parameter 'KEY' of plugin 'NAME'", the prefix of every message.
+    std::string where(std::string_view key) const;
     // Where the parameters are, for errors about the whole set.
     const config::Mark& mark() const { return mark_; }
 
@@ -63,7 +65,6 @@ private:
     ParamReader(const config::Node& params, const config::Mark& mark, std::string plugin, std::string type,
                 std::string prefix, const std::string& file, std::vector<config::ConfigError>& errors);
     const config::Node* value(std::string_view key);
-    std::string where(std::string_view key) const;
 
     const config::Node& params_;
     config::Mark mark_;

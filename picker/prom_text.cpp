@@ -248,7 +248,68 @@ std::optional<EngineMetrics> extract_engine_metrics(const ParsedMetrics& parsed,
     if (!combine(parsed, waiting, Combine::sum, m.waiting)) return std::nullopt;
     if (!combine(parsed, running, Combine::sum, m.running)) return std::nullopt;
     if (!combine(parsed, usage, Combine::max, m.kv_usage)) return std::nullopt;
+    // The reference's sglang mapping has no LoRA spec (factories.go).
+    if (engine == config::Engine::vllm) m.lora = extract_lora_adapters(parsed);
     return m;
+}
+
+namespace {
+
+// ASCII white space, as Go's strings.TrimSpace for ASCII input.
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+std::string_view trim_space(std::string_view s) {
+    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+template <typename Add>
+void split_adapters(std::string_view csv, Add add) {
+    while (!csv.empty()) {
+        const size_t comma = csv.find(',');
+        const std::string_view name = trim_space(csv.substr(0, comma));
+        if (!name.empty()) add(name);
+        if (comma == std::string_view::npos) break;
+        csv.remove_prefix(comma + 1);
+    }
+}
+
+}  // namespace
+
+// Reference: pkg/epp/framework/plugins/datalayer/extractor/metrics/loraspec.go
+// (LoRASpec.getLatestMetric: latest by value, strictly greater, starting
+// from -1) and extractor.go (populateLoRAMetrics, addAdapters).
+//
+// Where we differ: with no series the reference keeps the adapters of the
+// previous scrape (it updates a clone of the last metrics), and a bad
+// max_lora keeps the previous max too. We publish what this scrape says:
+// vLLM never drops a series once set (prometheus_client keeps every label
+// set), so a missing family means a fresh engine, whose adapters are gone.
+LoraAdapters extract_lora_adapters(const ParsedMetrics& parsed) {
+    const Sample* latest = nullptr;
+    double recent = -1;
+    for (const Sample& s : parsed.samples) {
+        if (s.name != "vllm:lora_requests_info") continue;
+        if (s.value > recent) {  // false for NaN
+            recent = s.value;
+            latest = &s;
+        }
+    }
+    LoraAdapters out;
+    if (!latest) return out;
+    for (const auto& [key, value] : latest->labels) {
+        if (key == "running_lora_adapters") {
+            split_adapters(value, [&](std::string_view n) { out.add_running(n); });
+        } else if (key == "waiting_lora_adapters") {
+            split_adapters(value, [&](std::string_view n) { out.add_waiting(n); });
+        } else if (key == "max_lora") {
+            int64_t v = 0;
+            const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+            out.max_lora = ec == std::errc() && end == value.data() + value.size() && v > 0 ? v : 0;
+        }
+    }
+    return out;
 }
 
 }  // namespace infergate::picker

@@ -41,4 +41,14 @@ ParsedMetrics parse_prometheus_text(std::string_view text);
 std::optional<EngineMetrics> extract_engine_metrics(const ParsedMetrics& parsed,
                                                     config::Engine engine);
 
+// The LoRA adapters in vllm:lora_requests_info. vLLM sets a new series
+// (one per combination of label values) to the current time whenever the
+// adapter lists change, and keeps the old ones, so the series with the
+// largest value is the current state; among equal values the first in the
+// input wins; a series whose value is not above -1 (or NaN) never does.
+// From it: running_lora_adapters and waiting_lora_adapters, comma-separated
+// names, each trimmed of white space, empty names skipped; max_lora, an integer
+// (anything else reads as 0). No series: an empty LoraAdapters.
+LoraAdapters extract_lora_adapters(const ParsedMetrics& parsed);
+
 }  // namespace infergate::picker

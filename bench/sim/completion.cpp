@@ -161,22 +161,29 @@ net::awaitable<bool> handle_completion(ServerState& st, beast::tcp_stream& strea
                                       "invalid_request_error", keep_alive);
     }
     const auto& models = st.cfg.engine.models;
+    const auto& loras = st.cfg.engine.loras;
     if (creq.model.empty()) creq.model = models.front();  // vLLM defaults to the first name
+    const auto lora_it = std::find(loras.begin(), loras.end(), creq.model);
+    const auto lora = lora_it == loras.end() ? 0u : static_cast<std::uint32_t>(lora_it - loras.begin()) + 1;
     const auto served = std::find(models.begin(), models.end(), creq.model);
-    if (served == models.end()) {
+    if (lora == 0 && served == models.end()) {
         co_return co_await send_error(st, stream, http::status::not_found,
                                       fmt::format("The model `{}` does not exist.", creq.model),
                                       "NotFoundError", keep_alive);
     }
-    ++st.model_requests[static_cast<std::size_t>(served - models.begin())];
+    // Per served model; requests for an adapter are not counted here.
+    if (served != models.end()) ++st.model_requests[static_cast<std::size_t>(served - models.begin())];
     const EngineConfig& e = st.cfg.engine;
     const std::uint64_t max_tokens = creq.max_tokens.value_or(st.cfg.default_max_tokens);
-    Prompt prompt = tokenize(creq.prompt, e.chars_per_token, e.block_size, hash_seed_for_model(models.front()));
+    // vLLM folds the adapter into its block hashes: an adapter's KV blocks
+    // are never shared with the base model's or another adapter's.
+    Prompt prompt = tokenize(creq.prompt, e.chars_per_token, e.block_size,
+                             hash_seed_for_model(lora ? creq.model : models.front()));
     const std::uint32_t prompt_tokens = prompt.num_tokens;
     auto s = std::make_shared<RequestStream>(stream.get_executor());
     // max_tokens above 2^32 cannot fit anyway; clamp so the engine says so.
     const auto capped = static_cast<std::uint32_t>(std::min<std::uint64_t>(max_tokens, UINT32_MAX));
-    if (st.driver.submit(std::move(prompt), capped, s) != SubmitError::none) {
+    if (st.driver.submit(std::move(prompt), capped, s, lora) != SubmitError::none) {
         co_return co_await send_error(st, stream, http::status::bad_request,
                                       too_long_message(e, prompt_tokens, max_tokens),
                                       "BadRequestError", keep_alive);

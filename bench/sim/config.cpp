@@ -54,6 +54,8 @@ std::string usage() {
         "  --ready-file FILE              once listening, write {{\"port\": N, \"pid\": P}} to FILE\n"
         "  --name NAME                    value of the x-sim-replica header (default HOST:PORT)\n"
         "  --model NAME[,NAME...]         served model names, repeatable (default {})\n"
+        "  --lora NAME[,NAME...]          LoRA adapters served as models, repeatable (default none)\n"
+        "  --max-loras N                  max_lora reported in vllm:lora_requests_info (default {})\n"
         "  --max-num-seqs N               max running requests (default {})\n"
         "  --max-num-batched-tokens N     max tokens per engine step (default {})\n"
         "  --block-size N                 KV block size in tokens (default {})\n"
@@ -70,7 +72,7 @@ std::string usage() {
         "  --default-max-tokens N         max_tokens when the request has none (default {})\n"
         "  --tokens-per-event N           tokens per SSE event (default {})\n"
         "  --help                         print this text\n",
-        d.host, d.port, e.models.front(), e.max_num_seqs, e.max_num_batched_tokens,
+        d.host, d.port, e.models.front(), e.max_loras, e.max_num_seqs, e.max_num_batched_tokens,
         e.block_size, e.kv_blocks, e.max_model_len, e.step_base_us, e.prefill_us_per_token,
         e.decode_us_per_seq, e.prefill_attn_ns_per_pair, d.time_scale, e.seed,
         e.chars_per_token, d.default_max_tokens, d.tokens_per_event);
@@ -112,6 +114,11 @@ ParseOutcome parse_args(int argc, char** argv, Config& out, std::string& message
             add_models(value, e.models);
             ok = !e.models.empty();
         }
+        else if (flag == "--lora") {
+            add_models(value, e.loras);
+            ok = !e.loras.empty();
+        }
+        else if (flag == "--max-loras") ok = parse_u32(value, 1, e.max_loras);
         else if (flag == "--max-num-seqs") ok = parse_u32(value, 1, e.max_num_seqs);
         else if (flag == "--max-num-batched-tokens") ok = parse_u32(value, 1, e.max_num_batched_tokens);
         else if (flag == "--block-size") ok = parse_u32(value, 1, e.block_size);

@@ -26,6 +26,13 @@ struct EngineConfig {
     double prefill_attn_ns_per_pair = 1.27;
     std::uint64_t seed = 1;
     std::uint32_t chars_per_token = 4;
+    // LoRA adapters served besides the models (vLLM's --lora-modules): a
+    // request whose model is one of them runs with that adapter, and
+    // vllm:lora_requests_info reports the adapters of the running and
+    // waiting requests. max_loras is only reported as max_lora: the
+    // scheduler does not limit how many adapters run at once.
+    std::vector<std::string> loras;
+    std::uint32_t max_loras = 1;
 };
 
 // Whole-process configuration.

@@ -7,7 +7,7 @@ EngineDriver::EngineDriver(const boost::asio::any_io_executor& ex, EngineConfig 
     : engine_(std::move(cfg)), timer_(ex), time_scale_(time_scale), epoch_(clock::now()) {}
 
 SubmitError EngineDriver::submit(Prompt prompt, std::uint32_t max_tokens,
-                                 const std::shared_ptr<RequestStream>& stream) {
+                                 const std::shared_ptr<RequestStream>& stream, std::uint32_t lora) {
     // An idle engine's simulated clock catches up with (scaled) real time,
     // so its timestamps stay comparable with the wall clock.
     if (!engine_.step_in_flight()) {
@@ -15,7 +15,7 @@ SubmitError EngineDriver::submit(Prompt prompt, std::uint32_t max_tokens,
         engine_.advance_to(real.count() * time_scale_);
     }
     RequestId id = 0;
-    const SubmitError err = engine_.submit(std::move(prompt), max_tokens, id);
+    const SubmitError err = engine_.submit(std::move(prompt), max_tokens, id, lora);
     if (err != SubmitError::none) return err;
     ++submitted_;
     stream->id = id;

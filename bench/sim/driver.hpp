@@ -52,7 +52,7 @@ public:
     // Queues a request; on success `stream->id` is set and the stream gets
     // its tokens as steps complete.
     SubmitError submit(Prompt prompt, std::uint32_t max_tokens,
-                       const std::shared_ptr<RequestStream>& stream);
+                       const std::shared_ptr<RequestStream>& stream, std::uint32_t lora = 0);
 
     // The client went away: drop the request and free its KV blocks.
     void abort(RequestId id);

@@ -14,7 +14,7 @@ std::uint32_t Engine::blocks_for(std::uint32_t tokens) const {
     return (tokens + cfg_.block_size - 1) / cfg_.block_size;
 }
 
-SubmitError Engine::submit(Prompt prompt, std::uint32_t max_tokens, RequestId& id) {
+SubmitError Engine::submit(Prompt prompt, std::uint32_t max_tokens, RequestId& id, std::uint32_t lora) {
     if (prompt.num_tokens == 0 || max_tokens == 0) return SubmitError::empty;
     const std::uint64_t total = std::uint64_t{prompt.num_tokens} + max_tokens;
     // A request that could never fit would block the FCFS queue forever.
@@ -26,10 +26,24 @@ SubmitError Engine::submit(Prompt prompt, std::uint32_t max_tokens, RequestId& i
     r.id = id;
     r.prompt = std::move(prompt);
     r.max_tokens = max_tokens;
+    r.lora = lora;
     counters_.prompt_tokens += r.prompt.num_tokens;
     requests_.emplace(id, std::move(r));
     waiting_.push_back(id);
     return SubmitError::none;
+}
+
+void Engine::lora_adapters(std::vector<std::uint32_t>& running, std::vector<std::uint32_t>& waiting) const {
+    auto collect = [&](const auto& ids, std::vector<std::uint32_t>& out) {
+        out.clear();
+        for (RequestId id : ids) {
+            const auto it = requests_.find(id);
+            if (it == requests_.end() || it->second.lora == 0) continue;
+            if (std::find(out.begin(), out.end(), it->second.lora) == out.end()) out.push_back(it->second.lora);
+        }
+    };
+    collect(running_, running);
+    collect(waiting_, waiting);
 }
 
 void Engine::abort(RequestId id) {

@@ -65,7 +65,12 @@ public:
     // an empty prompt or max_tokens 0, and with too_long
     // when prompt + max_tokens exceeds max-model-len or could never fit
     // in the KV cache (vLLM answers 400 to the former).
-    SubmitError submit(Prompt prompt, std::uint32_t max_tokens, RequestId& id);
+    // `lora`: 0 for the base model, i + 1 for config().loras[i].
+    SubmitError submit(Prompt prompt, std::uint32_t max_tokens, RequestId& id, std::uint32_t lora = 0);
+
+    // The distinct adapters (as in submit, never 0) of the running and of
+    // the waiting requests, in admission / queue order.
+    void lora_adapters(std::vector<std::uint32_t>& running, std::vector<std::uint32_t>& waiting) const;
 
     // Removes a request wherever it is (client went away) and frees its
     // blocks. Unknown ids are ignored. Safe during a step.
@@ -115,6 +120,7 @@ private:
         std::uint32_t committed = 0;  // prompt blocks registered in the cache
         std::vector<BlockId> blocks;
         bool held = false;
+        std::uint32_t lora = 0;
         std::uint32_t num_tokens() const { return prompt.num_tokens + generated; }
     };
     struct Scheduled {

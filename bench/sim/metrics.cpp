@@ -87,9 +87,25 @@ std::string render_metrics(const EngineConfig& cfg, const Engine& engine,
     sample(out, "vllm:request_success_total", reason("length"), double(c.completed));
     sample(out, "vllm:request_success_total", reason("abort"), double(c.aborted));
 
+    // vLLM sets a new series to the current time whenever the lists change
+    // and keeps the old ones; the newest is the state, which is all a
+    // reader uses, so only it is written here. Without adapters max_lora
+    // is 0, as for a vLLM started without --enable-lora.
+    std::vector<std::uint32_t> running, waiting;
+    engine.lora_adapters(running, waiting);
+    auto names = [&](const std::vector<std::uint32_t>& ids) {
+        std::string csv;
+        for (std::uint32_t id : ids) {
+            if (!csv.empty()) csv += ',';
+            csv += cfg.loras[id - 1];
+        }
+        return csv;
+    };
     family(out, "vllm:lora_requests_info", "Running stats on lora requests.", "gauge");
     sample(out, "vllm:lora_requests_info",
-           "max_lora=\"0\",running_lora_adapters=\"\",waiting_lora_adapters=\"\"", unix_time);
+           fmt::format("max_lora=\"{}\",running_lora_adapters=\"{}\",waiting_lora_adapters=\"{}\"",
+                       cfg.loras.empty() ? 0 : cfg.max_loras, names(running), names(waiting)),
+           unix_time);
 
     family(out, "vllm:cache_config_info", "Information of the LLMEngine CacheConfig", "gauge");
     sample(out, "vllm:cache_config_info",

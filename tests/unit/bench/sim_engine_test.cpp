@@ -337,6 +337,35 @@ TEST_CASE("determinism: same arrivals, same event times") {
     CHECK(first == trace());
 }
 
+TEST_CASE("LoRA: adapters of the running and waiting requests, distinct, base model left out") {
+    EngineConfig c = small_config();
+    c.loras = {"sql-lora", "chat-lora", "idle-lora"};
+    c.max_num_seqs = 3;
+    Engine e(c);
+    std::vector<std::uint32_t> running, waiting;
+    e.lora_adapters(running, waiting);
+    CHECK(running.empty());
+    CHECK(waiting.empty());
+    const std::uint32_t loras[] = {1, 0, 1, 2, 1};  // sql, base, sql | chat, sql wait
+    for (int i = 0; i < 5; ++i) {
+        RequestId id = 0;
+        REQUIRE(e.submit(prompt_of(e, text_of(char('a' + i), 10)), 4, id, loras[i]) == SubmitError::none);
+    }
+    e.lora_adapters(running, waiting);
+    CHECK(running.empty());
+    CHECK(waiting == std::vector<std::uint32_t>{1, 2});
+    REQUIRE(e.begin_step());
+    e.lora_adapters(running, waiting);
+    CHECK(running == std::vector<std::uint32_t>{1});
+    CHECK(waiting == std::vector<std::uint32_t>{2, 1});
+    std::vector<Output> out;
+    e.end_step(out);
+    run(e);
+    e.lora_adapters(running, waiting);
+    CHECK(running.empty());
+    CHECK(waiting.empty());
+}
+
 TEST_CASE("metrics: cache_config_info carries the KV capacity, as vLLM writes it") {
     EngineConfig c = small_config();
     c.block_size = 16;

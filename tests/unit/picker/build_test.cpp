@@ -36,15 +36,16 @@ std::shared_ptr<const Scheduler> accept(const cfg::SchedulerConfig& c) {
 TEST_CASE("build: registered types, and the reference's other types") {
     CHECK(registered_plugin_types() ==
           std::vector<std::string>{"active-request-scorer", "approx-prefix-cache-producer", "by-label",
-                                   "decode-filter", "encode-filter", "kv-cache-utilization-scorer",
-                                   "load-aware-scorer", "max-score-picker", "no-hit-lru-scorer", "prefill-filter",
+                                   "by-label-selector", "decode-filter", "encode-filter",
+                                   "kv-cache-utilization-scorer", "label-selector-filter", "load-aware-scorer",
+                                   "lora-affinity-scorer", "max-score-picker", "no-hit-lru-scorer", "prefill-filter",
                                    "prefix-cache-scorer", "queue-scorer", "random-picker",
                                    "running-requests-size-scorer", "session-affinity-scorer", "single-profile-handler",
                                    "utilization-detector", "utilization-filter", "weighted-random-picker"});
     const auto others = reference_only_plugin_types();
     CHECK(std::is_sorted(others.begin(), others.end()));
     for (const auto& t : implemented_plugin_types()) CHECK(!std::binary_search(others.begin(), others.end(), t.type));
-    for (const char* t : {"burst-prefix-cache-producer", "lora-affinity-scorer", "token-producer", "pd-profile-handler",
+    for (const char* t : {"burst-prefix-cache-producer", "token-producer", "pd-profile-handler",
                           "latency-scorer", "precise-prefix-cache-scorer"})
         CHECK(std::binary_search(others.begin(), others.end(), std::string_view(t)));
 }

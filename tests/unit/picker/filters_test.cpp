@@ -129,3 +129,101 @@ TEST_CASE("by-label rejects bad parameters at load, with positions") {
         CHECK(b.result.errors[0].to_string() == c.error);
     }
 }
+
+TEST_CASE("label-selector-filter: matchLabels and matchExpressions, ANDed") {
+    const std::set<std::string> all{"127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003", "127.0.0.1:8004"};
+    struct Case {
+        std::string params;  // under `parameters:`, or empty for none
+        std::set<std::string> want;
+    } cases[] = {
+        {"", all},  // the empty selector matches everything
+        {"            matchLabels: {}\n            matchExpressions: []\n", all},
+        {"            matchLabels: {tier: gold}\n", {"127.0.0.1:8001", "127.0.0.1:8003"}},
+        {"            matchLabels: {tier: gold, llm-d.ai/role: decode}\n", {"127.0.0.1:8001"}},
+        {"            matchLabels: {tier: platinum}\n", {}},
+        {"            matchExpressions:\n              - {key: tier, operator: In, values: [gold, silver]}\n",
+         {"127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"}},
+        // NotIn keeps endpoints without the label, as Kubernetes does.
+        {"            matchExpressions:\n              - {key: tier, operator: NotIn, values: [gold]}\n",
+         {"127.0.0.1:8002", "127.0.0.1:8004"}},
+        {"            matchExpressions:\n              - {key: llm-d.ai/role, operator: Exists}\n",
+         {"127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8004"}},
+        {"            matchExpressions:\n              - key: tier\n                operator: DoesNotExist\n",
+         {"127.0.0.1:8004"}},
+        {"            matchLabels: {tier: gold}\n            matchExpressions:\n"
+         "              - {key: llm-d.ai/role, operator: DoesNotExist}\n",
+         {"127.0.0.1:8003"}},
+        {"            matchExpressions:\n              - {key: tier, operator: Exists}\n"
+         "              - {key: llm-d.ai/role, operator: In, values: [prefill, both]}\n",
+         {"127.0.0.1:8002"}},
+    };
+    for (const std::string type : {"label-selector-filter", "by-label-selector"}) {
+        for (const Case& c : cases) {
+            CAPTURE(type);
+            CAPTURE(c.params);
+            auto b = build("        - type: " + type + "\n" + (c.params.empty() ? "" : "          parameters:\n") +
+                           c.params + "        - type: random-picker\n");
+            CHECK(reachable(b) == c.want);
+        }
+    }
+}
+
+TEST_CASE("label-selector-filter rejects bad selectors at load, with positions") {
+    struct Case {
+        std::string params;
+        std::string error;
+    } cases[] = {
+        {"            matchLabels: [tier]\n",
+         "infergate.yaml:23:26: parameter 'matchLabels' of plugin 'label-selector-filter' must be a map of "
+         "label to value"},
+        {"            matchLabels: {tier: [gold]}\n",
+         "infergate.yaml:23:33: parameter 'matchLabels' of plugin 'label-selector-filter': the value of 'tier' "
+         "must be a string"},
+        {"            matchLabels: {-tier: gold}\n",
+         "infergate.yaml:23:27: plugin 'label-selector-filter' (label-selector-filter): matchLabels key '-tier' "
+         "is not a valid label key ([prefix/]name: name up to 63 of A-Z a-z 0-9 - _ . starting and ending "
+         "alphanumeric; prefix a DNS subdomain)"},
+        {"            matchLabels: {Bad_Prefix/tier: gold}\n",
+         "infergate.yaml:23:27: plugin 'label-selector-filter' (label-selector-filter): matchLabels key "
+         "'Bad_Prefix/tier' is not a valid label key ([prefix/]name: name up to 63 of A-Z a-z 0-9 - _ . "
+         "starting and ending alphanumeric; prefix a DNS subdomain)"},
+        {"            matchLabels: {tier: gold!}\n",
+         "infergate.yaml:23:33: plugin 'label-selector-filter' (label-selector-filter): matchLabels value "
+         "'gold!' is not a valid label value (empty, or up to 63 of A-Z a-z 0-9 - _ . starting and ending "
+         "alphanumeric)"},
+        {"            matchExpressions: {key: tier}\n",
+         "infergate.yaml:23:31: parameter 'matchExpressions' of plugin 'label-selector-filter' must be a list"},
+        {"            matchExpressions:\n              - {key: tier, operator: Gt, values: ['1']}\n",
+         "infergate.yaml:24:39: plugin 'label-selector-filter' (label-selector-filter): matchExpressions[0] "
+         "operator must be In, NotIn, Exists or DoesNotExist, got 'Gt'"},
+        {"            matchExpressions:\n              - {key: tier, operator: In}\n",
+         "infergate.yaml:24:17: plugin 'label-selector-filter' (label-selector-filter): matchExpressions[0] "
+         "operator In needs at least one value"},
+        {"            matchExpressions:\n              - {key: tier, operator: NotIn, values: []}\n",
+         "infergate.yaml:24:54: plugin 'label-selector-filter' (label-selector-filter): matchExpressions[0] "
+         "operator NotIn needs at least one value"},
+        {"            matchExpressions:\n              - {key: tier, operator: Exists, values: [gold]}\n",
+         "infergate.yaml:24:55: plugin 'label-selector-filter' (label-selector-filter): matchExpressions[0] "
+         "operator Exists takes no values"},
+        {"            matchExpressions:\n              - {operator: Exists}\n",
+         "infergate.yaml:24:17: plugin 'label-selector-filter' (label-selector-filter): matchExpressions[0] "
+         "needs a 'key' (a label name)"},
+        {"            matchExpressions:\n              - {key: tier, operator: Exists, value: x}\n",
+         "infergate.yaml:24:47: plugin 'label-selector-filter' (label-selector-filter): unknown key 'value' in "
+         "matchExpressions[0] (expected 'key', 'operator', 'values')"},
+        {"            matchExpressions: [tier]\n",
+         "infergate.yaml:23:32: plugin 'label-selector-filter' (label-selector-filter): matchExpressions[0] must "
+         "be a map with 'key', 'operator' and optionally 'values'"},
+        {"            matchLabel: {tier: gold}\n",
+         "infergate.yaml:23:13: unknown parameter 'matchLabel' for plugin 'label-selector-filter' (type "
+         "'label-selector-filter') (did you mean 'matchLabels'?)"},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.params);
+        auto b = build("        - type: label-selector-filter\n          parameters:\n" + c.params +
+                       "        - type: random-picker\n");
+        CHECK_FALSE(b.result.scheduler);
+        REQUIRE(b.result.errors.size() == 1);
+        CHECK(b.result.errors[0].to_string() == c.error);
+    }
+}

@@ -231,3 +231,39 @@ TEST_CASE("pool picker: admission allocates nothing") {
         if (pp.pick(req, p.now, nullptr, scratch).status != PickResult::Status::shed) FAIL("not shed");
     CHECK(g_allocations.load() == before);
 }
+
+TEST_CASE("pool picker: lora-affinity-scorer and label-selector-filter allocate nothing per pick") {
+    auto selector = map({{"matchLabels", map({{"tier", scalar("gold", 3, 20)}}, 3, 13)}}, 3, 5);
+    auto built = build_scheduler(scheduler_config(
+        {plugin("lora-affinity-scorer", 1), plugin("label-selector-filter", 2, "", selector),
+         plugin("max-score-picker", 4)},
+        {}));
+    REQUIRE(built.scheduler);
+    std::vector<std::shared_ptr<EndpointState>> eps;
+    const auto now = Clock::now();
+    for (size_t i = 0; i < 16; ++i) {
+        infergate::config::Endpoint e;
+        e.address.host = "10.0.0." + std::to_string(i + 1);
+        e.address.port = 8000;
+        e.labels["tier"] = i % 2 ? "gold" : "silver";
+        eps.push_back(std::make_shared<EndpointState>("pool", std::move(e)));
+        LoraAdapters l;
+        l.add_running(i == 5 ? "sql-lora" : "other-lora");
+        l.max_lora = 1;
+        eps.back()->publish(EngineMetrics{0, 0, 0, l}, now);
+    }
+    const PoolPicker pp("pool", eps, built.scheduler, milliseconds(200), infergate::config::FailureMode::fail_open);
+    PickScratch scratch;
+    SchedulingRequest req;
+    req.model = "sql-lora";
+    (void)pp.pick(req, now, nullptr, scratch);  // grows the scratch once
+    const size_t before = g_allocations.load();
+    size_t on_5 = 0;
+    for (int i = 0; i < 1000; ++i) {
+        const auto r = pp.pick(req, now, nullptr, scratch);
+        if (r.status != PickResult::Status::ok) FAIL("unexpected status");
+        on_5 += r.endpoint == eps[5].get();
+    }
+    CHECK(g_allocations.load() == before);
+    CHECK(on_5 == 1000);  // the gold endpoint running the adapter
+}
