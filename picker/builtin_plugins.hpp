@@ -290,7 +290,7 @@ struct ApproxPrefixParams {
 // of GPU blocks from vllm:cache_config_info, which infergate does not
 // scrape yet, so the configured values are used, as the reference does
 // when those metrics are missing.
-class ApproxPrefixCacheProducer final : public DataProducer {
+class ApproxPrefixCacheProducer : public DataProducer {
 public:
     static constexpr std::string_view type_name = "approx-prefix-cache-producer";
     ApproxPrefixCacheProducer(std::string name, const ApproxPrefixParams& params);
@@ -304,6 +304,10 @@ public:
     const ApproxPrefixParams& params() const { return params_; }
     PrefixIndex& index() const { return *index_; }
 
+protected:
+    // For producers built on this one (burst-aware-prefix-producer).
+    ApproxPrefixCacheProducer(std::string_view type, std::string name, const ApproxPrefixParams& params);
+
 private:
     ApproxPrefixParams params_;
     size_t block_bytes_;  // effective block size in tokens * kCharsPerToken
@@ -315,6 +319,45 @@ private:
     bool bound_ = false;
     std::vector<uint32_t> pool_uids_;
     mutable std::once_flag retain_once_;
+};
+
+// burst-aware-prefix-producer: infergate's own answer to bursts, fed to
+// prefix-cache-scorer like the reference's burst-prefix-cache-producer
+// (which holds requests for a window, default 100 ms, and places them
+// jointly). This one decides each request at once (burst_prefix.cpp): it
+// is approx-prefix-cache-producer (same parameters, same index: blocks are
+// recorded at decision time, so the index already shows requests the
+// 50 ms-old metrics do not) plus a room check. An endpoint keeps its
+// prefix match only while its KV room, capacity x kvCacheUtilThreshold
+// minus scraped usage minus the tokens infergate sent it since that scrape,
+// covers what this request adds there (its unmatched prompt tokens plus
+// outputTokensEstimate); an endpoint without that room also loses to every
+// endpoint with room (PrefixMatchInfo::full). A burst sharing a prefix
+// therefore co-locates on one endpoint up to its room, then spills to the
+// best endpoint with room, which holds the prefix from then on. Capacity comes from the engine (vLLM
+// cache_config_info) or kvCapacityTokens; with neither known the check is
+// off and it behaves as the approx producer.
+class BurstAwarePrefixProducer final : public ApproxPrefixCacheProducer {
+public:
+    static constexpr std::string_view type_name = "burst-aware-prefix-producer";
+    struct Room {
+        double kv_util_threshold = 0.8;   // kvCacheUtilThreshold
+        int64_t output_tokens = 256;      // outputTokensEstimate
+        int64_t capacity_tokens = 0;      // kvCapacityTokens: 0 = from the engine
+    };
+    BurstAwarePrefixProducer(std::string name, const ApproxPrefixParams& params, Room room)
+        : ApproxPrefixCacheProducer(type_name, std::move(name), params), room_(room) {}
+    void produce(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
+                 PrefixMatchInfo& out) const override;
+    void pre_request(const SchedulingRequest& req, EndpointState& chosen,
+                     const PrefixMatchInfo& mine) const override;
+    // Tokens placing this request on `ep` adds to its KV cache, given the
+    // blocks it already holds; and whether `ep` has room for that.
+    int64_t cost_tokens(const PrefixMatchInfo& info, uint32_t matched) const;
+    bool has_room(const EndpointState& ep, int64_t cost) const;
+
+private:
+    Room room_;
 };
 
 // prefix-cache-scorer (scheduling/scorer/prefix/plugin.go):
@@ -379,6 +422,10 @@ private:
 };
 
 std::unique_ptr<Plugin> make_approx_prefix_cache_producer(const config::PluginSpec& spec, ParamReader& params);
+std::unique_ptr<Plugin> make_burst_aware_prefix_producer(const config::PluginSpec& spec, ParamReader& params);
+// The approx producer's parameters (also read by the burst-aware one and
+// by prefix-cache-scorer's older form); errors go through `params`.
+ApproxPrefixParams read_prefix_params(ParamReader& params, const std::string& plugin);
 std::unique_ptr<Plugin> make_no_hit_lru_scorer(const config::PluginSpec& spec, ParamReader& params);
 std::unique_ptr<Plugin> make_prefix_cache_scorer(const config::PluginSpec& spec, ParamReader& params);
 

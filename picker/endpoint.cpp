@@ -49,6 +49,10 @@ std::string base64(std::string_view in) {
 
 std::atomic<uint32_t> g_next_uid{1};
 
+constexpr unsigned kTokenBits = 40;
+constexpr uint64_t kTokenMask = (uint64_t{1} << kTokenBits) - 1;
+constexpr uint32_t kSeqMask = (uint32_t{1} << 24) - 1;
+
 }  // namespace
 
 uint64_t adapter_hash(std::string_view name) { return XXH3_64bits(name.data(), name.size()); }
@@ -84,11 +88,31 @@ void EndpointState::publish(const EngineMetrics& m, Clock::time_point at) {
     lora_running_count_.store(l.running_count, r);
     lora_waiting_count_.store(l.waiting_count, r);
     max_lora_.store(l.max_lora, r);
+    kv_capacity_.store(m.kv_capacity_tokens, r);
+    scrape_seq_.store((scrape_seq_.load(r) + 1) & kSeqMask, r);  // the scraper is the only writer
     scraped_at_ns_.store(to_ns(at), r);
     last_scrape_ok_.store(true, r);
     // The endpoint answered: it is reachable again (endpoint.hpp: `down`
     // is cleared by a successful connect or scrape).
     down.store(false, r);
+}
+
+void EndpointState::add_unseen_kv_tokens(int64_t tokens) {
+    if (tokens <= 0) return;
+    constexpr auto r = std::memory_order_relaxed;
+    const uint64_t seq = scrape_seq_.load(r);
+    uint64_t cur = unseen_kv_.load(r);
+    for (;;) {
+        const uint64_t base = (cur >> kTokenBits) == seq ? (cur & kTokenMask) : 0;
+        const uint64_t sum = std::min<uint64_t>(base + uint64_t(tokens), kTokenMask);
+        if (unseen_kv_.compare_exchange_weak(cur, (seq << kTokenBits) | sum, r, r)) return;
+    }
+}
+
+int64_t EndpointState::unseen_kv_tokens() const {
+    constexpr auto r = std::memory_order_relaxed;
+    const uint64_t cur = unseen_kv_.load(r);
+    return (cur >> kTokenBits) == scrape_seq_.load(r) ? int64_t(cur & kTokenMask) : 0;
 }
 
 void EndpointState::scrape_failed(Clock::time_point /*at*/) {
@@ -99,7 +123,7 @@ void EndpointState::scrape_failed(Clock::time_point /*at*/) {
 
 EngineMetrics EndpointState::metrics() const {
     constexpr auto r = std::memory_order_relaxed;
-    EngineMetrics m{waiting_.load(r), running_.load(r), kv_usage_.load(r), {}};
+    EngineMetrics m{waiting_.load(r), running_.load(r), kv_usage_.load(r), {}, kv_capacity_.load(r)};
     LoraAdapters& l = m.lora;
     l.running_kept = std::min(lora_running_kept_.load(r), LoraAdapters::kMaxAdapters);
     l.waiting_kept = std::min(lora_waiting_kept_.load(r), LoraAdapters::kMaxAdapters);

@@ -74,6 +74,9 @@ struct EngineMetrics {
     double kv_usage = 0;  // KV-cache utilisation in [0, 1]
     // Initialised here so that EngineMetrics{w, r, kv} stays warning-free.
     LoraAdapters lora{};  // empty when the engine reports none
+    // KV-cache capacity in tokens (vLLM: cache_config_info's num_gpu_blocks
+    // x block_size); 0 when the engine does not say.
+    double kv_capacity_tokens = 0;
 };
 
 // Where one adapter stands on an endpoint (EndpointState::lora_status).
@@ -126,6 +129,16 @@ public:
     static constexpr size_t kMaxDebugScores = 8;
     std::array<std::atomic<double>, kMaxDebugScores> last_scores;
 
+    // KV-cache tokens that requests infergate sent since the last good
+    // scrape will occupy: the scraped usage cannot show them yet
+    // (burst-aware-prefix-producer). A publish() starts a new count; the
+    // count and the scrape it belongs to share one atomic word, so an add
+    // racing a publish is never lost into the old scrape's count.
+    void add_unseen_kv_tokens(int64_t tokens);
+    int64_t unseen_kv_tokens() const;
+    double kv_capacity_tokens() const { return kv_capacity_.load(std::memory_order_relaxed); }
+    double kv_usage() const { return kv_usage_.load(std::memory_order_relaxed); }
+
 private:
     std::string pool_;
     std::string id_;
@@ -141,6 +154,12 @@ private:
     std::atomic<uint32_t> lora_running_kept_{0}, lora_waiting_kept_{0};
     std::atomic<uint32_t> lora_running_count_{0}, lora_waiting_count_{0};
     std::atomic<int64_t> max_lora_{0};
+    std::atomic<double> kv_capacity_{0};
+    // Good scrapes so far (low 24 bits), and unseen_kv_tokens tagged with
+    // the scrape number it counts from: tag in the top 24 bits, tokens in
+    // the low 40 (a trillion tokens: no wrap).
+    std::atomic<uint32_t> scrape_seq_{0};
+    std::atomic<uint64_t> unseen_kv_{0};
     std::atomic<int64_t> scraped_at_ns_{0};
     std::atomic<bool> last_scrape_ok_{false};
 };

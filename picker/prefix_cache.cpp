@@ -47,6 +47,8 @@ IndexRegistry& index_registry() {
     return r;
 }
 
+}  // namespace
+
 // The producer's parameters, on the producer or (older form) on the scorer.
 // Reference: ApproxPrefixCacheFactory and newDataProducer's checks.
 ApproxPrefixParams read_prefix_params(ParamReader& params, const std::string& plugin) {
@@ -71,6 +73,8 @@ ApproxPrefixParams read_prefix_params(ParamReader& params, const std::string& pl
     return p;
 }
 
+namespace {
+
 constexpr std::string_view kProducerKeys[] = {"autoTune", "blockSizeTokens", "blockSize", "maxPrefixBlocksToMatch",
                                               "maxPrefixTokensToMatch", "lruCapacityPerServer"};
 
@@ -89,7 +93,11 @@ size_t ApproxPrefixParams::max_blocks() const {
 size_t ApproxPrefixParams::capacity() const { return size_t(lru_capacity > 0 ? lru_capacity : kDefaultLruCapacity); }
 
 ApproxPrefixCacheProducer::ApproxPrefixCacheProducer(std::string name, const ApproxPrefixParams& params)
-    : DataProducer(std::string(type_name), std::move(name)),
+    : ApproxPrefixCacheProducer(type_name, std::move(name), params) {}
+
+ApproxPrefixCacheProducer::ApproxPrefixCacheProducer(std::string_view type, std::string name,
+                                                     const ApproxPrefixParams& params)
+    : DataProducer(std::string(type), std::move(name)),
       params_(params),
       block_bytes_(size_t(params.effective_block_tokens()) * kCharsPerToken),
       max_blocks_(params.max_blocks()),

@@ -249,8 +249,28 @@ std::optional<EngineMetrics> extract_engine_metrics(const ParsedMetrics& parsed,
     if (!combine(parsed, running, Combine::sum, m.running)) return std::nullopt;
     if (!combine(parsed, usage, Combine::max, m.kv_usage)) return std::nullopt;
     // The reference's sglang mapping has no LoRA spec (factories.go).
-    if (engine == config::Engine::vllm) m.lora = extract_lora_adapters(parsed);
+    if (engine == config::Engine::vllm) {
+        m.lora = extract_lora_adapters(parsed);
+        m.kv_capacity_tokens = extract_vllm_kv_capacity(parsed);
+    }
     return m;
+}
+
+// vllm:cache_config_info is an info gauge: value 1, the CacheConfig in its
+// labels. Capacity = num_gpu_blocks x block_size; 0 when either is missing
+// or not a positive integer (e.g. "None" before the profiling run).
+double extract_vllm_kv_capacity(const ParsedMetrics& parsed) {
+    const Sample* s = parsed.find("vllm:cache_config_info");
+    if (!s) return 0;
+    double blocks = 0, block_size = 0;
+    for (const auto& [k, v] : s->labels) {
+        double* dst = k == "num_gpu_blocks" ? &blocks : k == "block_size" ? &block_size : nullptr;
+        if (!dst) continue;
+        uint64_t n = 0;
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec == std::errc() && end == v.data() + v.size() && n > 0) *dst = double(n);
+    }
+    return blocks * block_size;
 }
 
 namespace {

@@ -38,6 +38,10 @@ ParsedMetrics parse_prometheus_text(std::string_view text);
 // When several samples share a name (several model_name labels), they
 // are summed (usage: the maximum). nullopt when a required metric is
 // missing or not finite.
+// KV capacity in tokens from vllm:cache_config_info (num_gpu_blocks x
+// block_size); 0 when absent or not numeric.
+double extract_vllm_kv_capacity(const ParsedMetrics& parsed);
+
 std::optional<EngineMetrics> extract_engine_metrics(const ParsedMetrics& parsed,
                                                     config::Engine engine);
 

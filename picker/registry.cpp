@@ -16,6 +16,7 @@ namespace {
 constexpr PluginTypeInfo kImplemented[] = {
     {ActiveRequest::type_name, PluginKind::scorer, &make_active_request_scorer},
     {ApproxPrefixCacheProducer::type_name, PluginKind::producer, &make_approx_prefix_cache_producer},
+    {BurstAwarePrefixProducer::type_name, PluginKind::producer, &make_burst_aware_prefix_producer},
     {"by-label", PluginKind::filter, &make_by_label_filter},
     {"by-label-selector", PluginKind::filter, &make_by_label_selector_filter},
     {"decode-filter", PluginKind::filter, &make_decode_filter},

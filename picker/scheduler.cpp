@@ -18,6 +18,24 @@ double clamp_score(double s) {
 
 }  // namespace
 
+// A producer may report candidates without room for the request
+// (PrefixMatchInfo::full, burst-aware-prefix-producer). While any candidate
+// has room, those lose to every candidate that has: their total becomes
+// -1, below any weighted sum of scores in [0, 1] (pickers never draw a
+// total <= 0 while a positive one exists, and max-score takes the
+// highest). With every candidate full the scores decide as usual.
+void Scheduler::demote_full(PickScratch& scratch, size_t n) const {
+    for (size_t p = 0; p < producers_.size(); ++p) {
+        const PrefixMatchInfo& info = scratch.prefix[p];
+        if (!info.produced || info.full.size() < n) continue;
+        bool any_room = false;
+        for (size_t i = 0; i < n && !any_room; ++i) any_room = !info.full[i];
+        if (!any_room) continue;
+        for (size_t i = 0; i < n; ++i)
+            if (info.full[i]) scratch.totals[i] = -1.0;
+    }
+}
+
 EndpointState* Scheduler::run(const SchedulingRequest& req, PickScratch& scratch) const {
     auto& cands = scratch.candidates;
     size_t n = cands.size();
@@ -48,6 +66,7 @@ EndpointState* Scheduler::run(const SchedulingRequest& req, PickScratch& scratch
                 cands[i]->last_scores[k].store(s, std::memory_order_relaxed);
         }
     }
+    demote_full(scratch, n);
     for (size_t i = 0; i < n; ++i) cands[i]->last_score.store(scratch.totals[i], std::memory_order_relaxed);
 
     const size_t chosen = picker_->pick(view, std::span<const double>(scratch.totals.data(), n), scratch.rng);

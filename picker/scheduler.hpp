@@ -66,6 +66,10 @@ struct PrefixMatchInfo {
     // Matched blocks per candidate, aligned with PickScratch::candidates
     // after the filters ran.
     std::vector<uint32_t> matched;
+    // Candidates without room for this request (same alignment; empty
+    // when the producer does not judge room): they lose to any candidate
+    // with room (burst-aware-prefix-producer).
+    std::vector<uint8_t> full;
     // Set by the scheduler before the producers' pre_request: the chosen
     // endpoint's index in `matched`.
     size_t chosen = SIZE_MAX;

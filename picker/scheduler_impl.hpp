@@ -66,6 +66,8 @@ public:
     }
 
 private:
+    void demote_full(PickScratch& scratch, size_t n) const;
+
     std::vector<std::unique_ptr<Plugin>> plugins_;  // owns everything below
     std::string profile_;
     std::vector<const Filter*> filters_;

@@ -35,7 +35,8 @@ std::shared_ptr<const Scheduler> accept(const cfg::SchedulerConfig& c) {
 
 TEST_CASE("build: registered types, and the reference's other types") {
     CHECK(registered_plugin_types() ==
-          std::vector<std::string>{"active-request-scorer", "approx-prefix-cache-producer", "by-label",
+          std::vector<std::string>{"active-request-scorer", "approx-prefix-cache-producer",
+                                   "burst-aware-prefix-producer", "by-label",
                                    "by-label-selector", "decode-filter", "encode-filter",
                                    "kv-cache-utilization-scorer", "label-selector-filter", "load-aware-scorer",
                                    "lora-affinity-scorer", "max-score-picker", "no-hit-lru-scorer", "prefill-filter",

@@ -1,0 +1,286 @@
+// burst-aware-prefix-producer: the unseen-KV accounting on EndpointState,
+// KV capacity from vLLM's cache_config_info, and bursts placed one request
+// at a time through a real scheduler built from YAML.
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include "config/loader.hpp"
+#include "helpers.hpp"
+#include "picker/builtin_plugins.hpp"
+#include "picker/prefix_hash.hpp"
+#include "picker/prom_text.hpp"
+#include "picker/scheduler.hpp"
+#include "picker/scheduler_impl.hpp"
+
+using namespace infergate;
+using namespace infergate::picker;
+
+namespace {
+
+const char* const kHead = R"(listeners:
+  - name: main
+    address: 127.0.0.1:0
+admin:
+  address: 127.0.0.1:0
+routes:
+  - name: all
+    match:
+      path_prefix: /
+    backends:
+      - pool: p
+pools:
+  - name: p
+    endpoints:
+      - address: 127.0.0.1:8001
+    scheduler:
+)";
+
+BuildResult build_yaml(const std::string& scheduler) {
+    const auto loaded = config::load_config_string(std::string(kHead) + scheduler, "infergate.yaml");
+    for (const auto& e : loaded.errors) FAIL_CHECK(e.to_string());
+    REQUIRE(loaded.ok());
+    return build_scheduler(loaded.config->pools.at(0).scheduler);
+}
+
+// prefix-cache-scorer reading `producer`, plus queue-scorer to break ties
+// the way a loaded fleet would not (all queues equal here).
+std::string profile(const std::string& producer_yaml, const std::string& producer_name) {
+    return producer_yaml + R"(        - type: prefix-cache-scorer
+          parameters:
+            prefixMatchInfoProducerName: )" +
+           producer_name + R"(
+        - type: queue-scorer
+      schedulingProfiles:
+        - name: default
+          plugins:
+            - pluginRef: prefix-cache-scorer
+              weight: 3
+            - pluginRef: queue-scorer
+              weight: 2
+)";
+}
+
+struct Fleet {
+    std::vector<std::shared_ptr<EndpointState>> eps;
+    explicit Fleet(size_t n, double capacity_tokens) {
+        for (size_t i = 0; i < n; ++i) {
+            eps.push_back(picker_test::endpoint("10.0.0." + std::to_string(i + 1), 8000));
+            EngineMetrics m{0, 0, 0};
+            m.kv_capacity_tokens = capacity_tokens;
+            eps.back()->publish(m, Clock::now());
+        }
+    }
+    // One decision over the whole fleet; returns the chosen index.
+    size_t pick(const Scheduler& s, PickScratch& scratch, std::string_view prompt) {
+        SchedulingRequest req;
+        req.model = "m";
+        req.prompt = prompt;
+        scratch.candidates.clear();
+        for (auto& e : eps) scratch.candidates.push_back(e.get());
+        EndpointState* got = s.run(req, scratch);
+        REQUIRE(got);
+        for (size_t i = 0; i < eps.size(); ++i)
+            if (eps[i].get() == got) return i;
+        FAIL("chosen endpoint not in the fleet");
+        return 0;
+    }
+};
+
+// A prompt of `blocks` blocks of 64 tokens x 4 characters.
+std::string prompt(size_t blocks) { return std::string(blocks * 64 * kCharsPerToken, 'p'); }
+
+// Lengths of the runs of equal values: {0,0,1,1,1} -> {2,3}.
+std::vector<size_t> runs(const std::vector<size_t>& v) {
+    std::vector<size_t> out;
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (i == 0 || v[i] != v[i - 1]) out.push_back(0);
+        ++out.back();
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("endpoint: unseen KV tokens add up until the next good scrape") {
+    auto ep = picker_test::endpoint("10.0.0.1", 8000);
+    CHECK(ep->unseen_kv_tokens() == 0);
+    ep->add_unseen_kv_tokens(100);
+    ep->add_unseen_kv_tokens(50);
+    ep->add_unseen_kv_tokens(0);
+    ep->add_unseen_kv_tokens(-7);  // ignored
+    CHECK(ep->unseen_kv_tokens() == 150);
+    ep->scrape_failed(Clock::now());  // a failed scrape shows nothing new
+    CHECK(ep->unseen_kv_tokens() == 150);
+    ep->publish(EngineMetrics{0, 0, 0.5}, Clock::now());
+    CHECK(ep->unseen_kv_tokens() == 0);
+    ep->add_unseen_kv_tokens(30);
+    CHECK(ep->unseen_kv_tokens() == 30);
+}
+
+TEST_CASE("endpoint: concurrent adds are never lost") {
+    auto ep = picker_test::endpoint("10.0.0.1", 8000);
+    ep->publish(EngineMetrics{0, 0, 0}, Clock::now());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 20000; ++i) ep->add_unseen_kv_tokens(3);
+        });
+    for (auto& t : threads) t.join();
+    CHECK(ep->unseen_kv_tokens() == 4 * 20000 * 3);
+}
+
+TEST_CASE("prom: KV capacity from vllm:cache_config_info") {
+    struct Row {
+        const char* text;
+        double want;
+    };
+    const Row rows[] = {
+        {"vllm:cache_config_info{block_size=\"16\",num_gpu_blocks=\"26300\"} 1.0\n", 16.0 * 26300},
+        {"vllm:cache_config_info{block_size=\"32\",cache_dtype=\"auto\",num_gpu_blocks=\"10\",x=\"y\"} 1\n", 320},
+        {"vllm:cache_config_info{block_size=\"16\",num_gpu_blocks=\"None\"} 1.0\n", 0},
+        {"vllm:cache_config_info{num_gpu_blocks=\"100\"} 1.0\n", 0},
+        {"vllm:cache_config_info{block_size=\"16\",num_gpu_blocks=\"0\"} 1.0\n", 0},
+        {"vllm:num_requests_running 3\n", 0},
+    };
+    for (const Row& r : rows) {
+        CAPTURE(r.text);
+        CHECK(extract_vllm_kv_capacity(parse_prometheus_text(r.text)) == r.want);
+    }
+    const auto full = extract_engine_metrics(
+        parse_prometheus_text("vllm:num_requests_waiting 1\nvllm:num_requests_running 2\nvllm:kv_cache_usage_perc "
+                              "0.5\nvllm:cache_config_info{block_size=\"16\",num_gpu_blocks=\"4\"} 1\n"),
+        config::Engine::vllm);
+    REQUIRE(full);
+    CHECK(full->kv_capacity_tokens == 64);
+}
+
+TEST_CASE("burst-aware: a burst co-locates up to the endpoint's room, then spills to the next best") {
+    // 8 blocks = 512 prompt tokens; 256 expected output tokens; room 2000.
+    const auto r = build_yaml(profile(R"(      plugins:
+        - type: burst-aware-prefix-producer
+          parameters:
+            kvCacheUtilThreshold: 1.0
+            outputTokensEstimate: 256
+)",
+                                      "burst-aware-prefix-producer"));
+    for (const auto& e : r.errors) FAIL_CHECK(e.to_string());
+    REQUIRE(r.scheduler);
+    Fleet fleet(3, 2000);
+    PickScratch scratch;
+    std::vector<size_t> chosen;
+    const std::string p = prompt(8);
+    for (int i = 0; i < 10; ++i) chosen.push_back(fleet.pick(*r.scheduler, scratch, p));
+    // The first request adds 512 + 256 tokens where it lands, each one
+    // co-located with it 256 more: 768 + 4 x 256 = 1792 fits in 2000, a
+    // sixth would not. So 5 there, then the next best takes the next 5
+    // (it holds the prefix from the first spilled request on).
+    CHECK(runs(chosen) == std::vector<size_t>{5, 5});
+    CHECK(chosen[0] != chosen[5]);
+    CHECK(fleet.eps[chosen[0]]->unseen_kv_tokens() == 1792);
+    CHECK(fleet.eps[chosen[5]]->unseen_kv_tokens() == 1792);
+    // Both are full now: the 11th goes to the third endpoint, the only one
+    // with room, though it holds nothing of the prefix.
+    const size_t eleventh = fleet.pick(*r.scheduler, scratch, p);
+    CHECK(eleventh != chosen[0]);
+    CHECK(eleventh != chosen[5]);
+    CHECK(fleet.eps[chosen[0]]->last_score.load() == -1.0);
+    // A new scrape shows the burst in the usage and starts a new count.
+    EngineMetrics m{0, 0, 0.1};
+    m.kv_capacity_tokens = 2000;
+    fleet.eps[chosen[0]]->publish(m, Clock::now());
+    CHECK(fleet.eps[chosen[0]]->unseen_kv_tokens() == 0);
+    CHECK(fleet.pick(*r.scheduler, scratch, p) == chosen[0]);  // 2000 x 0.9 = 1800 of room again
+}
+
+TEST_CASE("burst-aware: the plain approx producer puts the whole burst on one endpoint") {
+    const auto r = build_yaml(profile("      plugins:\n        - type: approx-prefix-cache-producer\n",
+                                      "approx-prefix-cache-producer"));
+    REQUIRE(r.scheduler);
+    Fleet fleet(3, 2000);
+    PickScratch scratch;
+    std::vector<size_t> chosen;
+    const std::string p = prompt(8);
+    for (int i = 0; i < 11; ++i) chosen.push_back(fleet.pick(*r.scheduler, scratch, p));
+    CHECK(runs(chosen) == std::vector<size_t>{11});
+}
+
+TEST_CASE("burst-aware: unknown capacity turns the room check off; kvCapacityTokens supplies one") {
+    const std::string p = prompt(8);
+    {
+        const auto r = build_yaml(profile("      plugins:\n        - type: burst-aware-prefix-producer\n",
+                                          "burst-aware-prefix-producer"));
+        REQUIRE(r.scheduler);
+        Fleet fleet(3, 0);
+        PickScratch scratch;
+        std::vector<size_t> chosen;
+        for (int i = 0; i < 11; ++i) chosen.push_back(fleet.pick(*r.scheduler, scratch, p));
+        CHECK(runs(chosen) == std::vector<size_t>{11});
+    }
+    {
+        const auto r = build_yaml(profile(R"(      plugins:
+        - type: burst-aware-prefix-producer
+          parameters:
+            kvCapacityTokens: 1000
+            outputTokensEstimate: 0
+            kvCacheUtilThreshold: 1
+)",
+                                          "burst-aware-prefix-producer"));
+        REQUIRE(r.scheduler);
+        Fleet fleet(3, 0);
+        PickScratch scratch;
+        std::vector<size_t> chosen;
+        // 512 tokens for the first; co-located ones add nothing (no output
+        // estimate), so the endpoint keeps the whole burst: 512 <= 1000.
+        for (int i = 0; i < 6; ++i) chosen.push_back(fleet.pick(*r.scheduler, scratch, p));
+        CHECK(runs(chosen) == std::vector<size_t>{6});
+        // A different prompt of 8 blocks no longer fits there (512 + 512 > 1000).
+        const std::string q(8 * 64 * kCharsPerToken, 'q');
+        CHECK(fleet.pick(*r.scheduler, scratch, q) != chosen[0]);
+    }
+}
+
+TEST_CASE("burst-aware: an empty prompt and a scorer naming it without listing it") {
+    // prefix-cache-scorer naming the producer type creates it with defaults.
+    const auto r = build_yaml(R"(      plugins:
+        - type: prefix-cache-scorer
+          parameters:
+            prefixMatchInfoProducerName: burst-aware-prefix-producer
+)");
+    for (const auto& e : r.errors) FAIL_CHECK(e.to_string());
+    REQUIRE(r.scheduler);
+    REQUIRE(r.scheduler->producers().size() == 1);
+    CHECK(r.scheduler->producers()[0]->type() == "burst-aware-prefix-producer");
+    Fleet fleet(2, 2000);
+    PickScratch scratch;
+    (void)fleet.pick(*r.scheduler, scratch, "");
+    CHECK(scratch.prefix[0].total_blocks == 0);
+}
+
+TEST_CASE("burst-aware: bad parameters fail at load with line:col") {
+    struct Row {
+        std::string params;
+        std::string want;
+    };
+    const Row rows[] = {
+        {"            kvCacheUtilThreshold: 0\n",
+         "infergate.yaml:20:35: parameter 'kvCacheUtilThreshold' of plugin 'burst-aware-prefix-producer' must be "
+         "between 0.01 and 1, got 0"},
+        {"            outputTokensEstimate: -1\n",
+         "infergate.yaml:20:35: parameter 'outputTokensEstimate' of plugin 'burst-aware-prefix-producer' must be "
+         "between 0 and 2147483647, got -1"},
+        {"            kvCapacityToken: 5\n",
+         "infergate.yaml:20:13: unknown parameter 'kvCapacityToken' for plugin 'burst-aware-prefix-producer' (type "
+         "'burst-aware-prefix-producer') (did you mean 'kvCapacityTokens'?)"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.params);
+        const auto r = build_yaml("      plugins:\n        - type: burst-aware-prefix-producer\n          parameters:\n" +
+                                  row.params);
+        CHECK_FALSE(r.scheduler);
+        std::vector<std::string> got;
+        for (const auto& e : r.errors) got.push_back(e.to_string());
+        CHECK(got.size() == 1);
+        for (const auto& e : got) CHECK(e == row.want);
+    }
+}
