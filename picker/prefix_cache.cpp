@@ -139,6 +139,7 @@ void ApproxPrefixCacheProducer::bind_pool(const PoolContext& pool) {
 
 bool ApproxPrefixCacheProducer::index_stats(PrefixIndexStats& out) const {
     out.producer = name();
+    out.index = index_.get();
     out.size_blocks = index_->size_blocks();
     const PrefixIndex::Counters c = index_->counters();
     out.lookups = c.lookups;

@@ -146,6 +146,10 @@ std::vector<std::string> scorer_names(const Scheduler& s);
 // reloads that keep its pool, name and parameters.
 struct PrefixIndexStats {
     std::string producer;      // the producer's name
+    // Identity of the index (never dereferenced): producers that share one
+    // index (e.g. a reload's producer adopting its predecessor's) report
+    // the same value, so that a sum over producers counts it once.
+    const void* index = nullptr;
     uint64_t size_blocks = 0;  // (endpoint, block) entries held
     uint64_t lookups = 0;      // observations (decisions with >= 1 block)
     uint64_t hits = 0;         // of those, the chosen endpoint matched >= 1 block

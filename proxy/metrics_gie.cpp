@@ -6,10 +6,15 @@
 // inference_objective_request_ttft_seconds, pkg/epp/framework/plugins/
 // requestcontrol/dataproducer/predictedlatency/metrics.go. The pool gauges
 // are computed as pkg/epp/datalayer/logger/logger.go does: over the
-// endpoints whose metrics are fresh.
+// endpoints whose metrics are fresh. The prefix indexer's metrics follow
+// pkg/epp/framework/plugins/requestcontrol/dataproducer/approximateprefix/
+// metrics.go (see append_prefix_index_metrics). Help texts are the
+// reference's without its "[ALPHA] [Deprecated: Use llm_d_epp_...]"
+// prefix: infergate exports these names only, not the llm_d_epp_ ones.
 #include <array>
 #include <limits>
 #include <map>
+#include <set>
 
 #include <prometheus/metric_family.h>
 
@@ -63,6 +68,50 @@ struct ModelPair {
     Merged<GieOutputTokenHistogram> output;
     Merged<GieNtpotHistogram> ntpot;
 };
+
+// inference_extension_prefix_indexer_size and _hit_ratio, unlabelled as
+// in the reference. The reference's producers all write the same unlabelled
+// series (the last writer wins); infergate sums over every distinct index
+// of the current runtime's pools instead, each index counted once however
+// many producers share it. Only the current runtime is read, so an index
+// kept across a reload is not counted for the old configuration too. Both
+// families are present once some pool has an index (the reference's gauge
+// appears when its producer starts; its histogram at the first lookup).
+// Not exported: _hit_bytes (the index keeps no per-lookup length buckets).
+void append_prefix_index_metrics(const Runtime& runtime, std::vector<MetricFamily>& out) {
+    std::set<const void*> seen;
+    uint64_t size = 0, lookups = 0;
+    std::array<uint64_t, picker::PrefixIndexStats::kBuckets> le{};
+    double sum = 0;
+    for (const RuntimePool& pool : runtime.pools) {
+        const picker::Scheduler* s = pool.picker->scheduler();
+        if (!s) continue;
+        for (const picker::PrefixIndexStats& st : picker::prefix_index_stats(*s)) {
+            if (!seen.insert(st.index).second) continue;
+            size += st.size_blocks;
+            lookups += st.lookups;
+            for (size_t k = 0; k < le.size(); ++k) le[k] += st.ratio_le[k];
+            sum += st.ratio_sum;
+        }
+    }
+    if (seen.empty()) return;
+    MetricFamily sz = family("inference_extension_prefix_indexer_size", "Size of the prefix indexer.",
+                             MetricType::Gauge);
+    ClientMetric g;
+    g.gauge.value = static_cast<double>(size);
+    sz.metric.push_back(std::move(g));
+    MetricFamily hr = family("inference_extension_prefix_indexer_hit_ratio",
+                             "Ratio of prefix length matched to total prefix length in the cache lookup.",
+                             MetricType::Histogram);
+    ClientMetric h;
+    h.histogram.sample_count = lookups;
+    h.histogram.sample_sum = sum;
+    for (size_t k = 0; k < le.size(); ++k) h.histogram.bucket.push_back({le[k], static_cast<double>(k) / 10.0});
+    h.histogram.bucket.push_back({lookups, std::numeric_limits<double>::infinity()});
+    hr.metric.push_back(std::move(h));
+    out.push_back(std::move(sz));
+    out.push_back(std::move(hr));
+}
 
 }  // namespace
 
@@ -183,6 +232,7 @@ void append_gie_metrics(Server& server, std::vector<MetricFamily>& out) {
 
     for (auto* f : {&req, &err, &dur, &in, &outp, &ttft, &ntpot, &run, &kv, &q, &ready, &sch})
         out.push_back(std::move(*f));
+    append_prefix_index_metrics(server.runtime(), out);
 }
 
 }  // namespace infergate::proxy

@@ -2,9 +2,11 @@
 default profile (queue-scorer 2, kv-cache-utilization-scorer 2,
 prefix-cache-scorer 3): requests sharing a long prefix keep landing on the
 replica that served the first one while its load allows, and requests with
-different prefixes spread."""
+different prefixes spread. The index's GIE metrics
+(inference_extension_prefix_indexer_size and _hit_ratio) follow it."""
 
 import json
+import re
 import signal
 
 from harness import MODEL, Proxy, Sim, base_config, request, run, wait_for
@@ -80,6 +82,40 @@ def test_different_prefixes_spread():
         assert ask(f"Distinct system prompt {i}. " * 300, "again") == served[i]
 
 
+def prefix_metrics():
+    """(size, {le: cumulative count}, count, sum) from the admin /metrics."""
+    st, _, text = proxy.admin("/metrics")
+    assert st == 200, text
+    size = re.search(r"^inference_extension_prefix_indexer_size (\S+)$", text, re.M)
+    assert size, text
+    le = {float(m.group(1)): int(float(m.group(2))) for m in re.finditer(
+        r'^inference_extension_prefix_indexer_hit_ratio_bucket\{le="([^"]+)"\} (\S+)$', text, re.M)}
+    count = re.search(r"^inference_extension_prefix_indexer_hit_ratio_count (\S+)$", text, re.M)
+    total = re.search(r"^inference_extension_prefix_indexer_hit_ratio_sum (\S+)$", text, re.M)
+    assert count and total, text
+    return float(size.group(1)), le, int(float(count.group(1))), float(total.group(1))
+
+
+def test_prefix_index_metrics():
+    assert "# TYPE inference_extension_prefix_indexer_size gauge" in proxy.admin("/metrics")[2]
+    size0, le0, count0, sum0 = prefix_metrics()
+    assert sorted(le0) == [k / 10 for k in range(11)] + [float("inf")], le0
+    body = "Metrics system prompt. " * 400  # ~9 KiB: dozens of blocks, all new
+    ask(body, "first")
+    size1, le1, count1, sum1 = prefix_metrics()
+    assert size1 > size0, (size0, size1)
+    # A cold lookup: one observation with ratio 0.
+    assert count1 == count0 + 1 and le1[0.0] == le0[0.0] + 1, (le0, le1)
+    # The same prompt again: every block matches on the replica it went to,
+    # ratio 1 — counted in le="1" but not in le="0.9".
+    ask(body, "first")
+    size2, le2, count2, sum2 = prefix_metrics()
+    assert count2 == count1 + 1, (count1, count2)
+    assert le2[0.9] == le1[0.9] and le2[1.0] == le1[1.0] + 1, (le1, le2)
+    assert abs(sum2 - sum1 - 1.0) < 1e-9, (sum1, sum2)
+    assert size2 >= size1
+
+
 def test_index_survives_a_reload():
     """A reload that keeps the pool and the producer's parameters keeps the
     index: each prefix still goes where it went. (A fresh index would send
@@ -87,12 +123,15 @@ def test_index_survives_a_reload():
     1 in 3^6.)"""
     prefixes = [f"Reload-proof system prompt {k}. " * 300 for k in range(6)]
     homes = [ask(p, "before") for p in prefixes]
+    before = prefix_metrics()
     proxy.signal(signal.SIGHUP)  # same file: same pool, same parameters
     wait_for(lambda: 'infergate_config_reloads_total{result="ok"} 1' in proxy.admin("/metrics")[2],
              what="reload counted")
+    # The metrics come with the index: neither reset nor counted twice.
+    assert prefix_metrics() == before
     assert [ask(p, "after") for p in prefixes] == homes
 
 
 if __name__ == "__main__":
     run([setup, test_shared_prefix_sticks_to_its_replica, test_loaded_replica_yields_then_prefix_spreads_no_further,
-         test_different_prefixes_spread, test_index_survives_a_reload])
+         test_different_prefixes_spread, test_prefix_index_metrics, test_index_survives_a_reload])

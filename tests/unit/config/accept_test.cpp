@@ -216,8 +216,11 @@ TEST_CASE("every file in config/examples loads without errors") {
         std::string text;
         std::string why;
         REQUIRE(read_text_file(file, text, why));
-        if (text.find("kind: EndpointPickerConfig") != std::string::npos) {
-            // A scheduler file, not a proxy config: validate it as one.
+        // A top-level kind (at the start of a line; an inline scheduler's is
+        // indented) marks a scheduler file, not a proxy config: validate it
+        // as one.
+        if (text.rfind("kind: EndpointPickerConfig", 0) == 0 ||
+            text.find("\nkind: EndpointPickerConfig") != std::string::npos) {
             std::vector<ConfigError> errors;
             auto doc = parse_yaml(text, file, errors);
             REQUIRE(doc);
@@ -232,7 +235,54 @@ TEST_CASE("every file in config/examples loads without errors") {
         INFO(all_errors(r));
         CHECK(r.ok());
     }
-    CHECK(count >= 4);
+    CHECK(count >= 9);
+}
+
+TEST_CASE("the scheduler examples hold the plugins and weights their comments promise") {
+    // Each: file, pool's plugin types in order, then "pluginRef=weight" for
+    // the weighted entries of the default profile. (test_cli.py also runs
+    // --check-config on every example, which builds each scheduler.)
+    struct Case {
+        const char* file;
+        std::vector<std::string> types;
+        std::vector<std::string> weights;
+    };
+    const Case cases[] = {
+        {"intelligent-inference-scheduling.yaml",
+         {"single-profile-handler", "decode-filter", "approx-prefix-cache-producer", "queue-scorer",
+          "kv-cache-utilization-scorer", "prefix-cache-scorer", "max-score-picker"},
+         {"queue-scorer=2", "kv-cache-utilization-scorer=2", "prefix-cache-scorer=3"}},
+        {"session-affinity.yaml",
+         {"session-affinity-scorer", "queue-scorer", "kv-cache-utilization-scorer", "max-score-picker"},
+         {"session-affinity-scorer=4"}},
+        {"lora.yaml",
+         {"label-selector-filter", "lora-affinity-scorer", "queue-scorer", "kv-cache-utilization-scorer",
+          "max-score-picker"},
+         {"lora-affinity-scorer=2"}},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.file);
+        auto r = load_config_file(std::string(INFERGATE_CONFIG_EXAMPLES) + "/" + c.file);
+        INFO(all_errors(r));
+        REQUIRE(r.ok());
+        REQUIRE(r.config->pools.size() == 1);
+        const SchedulerConfig& s = r.config->pools[0].scheduler;
+        std::vector<std::string> types;
+        for (const auto& p : s.plugins) types.push_back(p.type);
+        CHECK(types == c.types);
+        REQUIRE(s.profiles.size() == 1);
+        std::vector<std::string> weights;
+        for (const auto& ref : s.profiles[0].plugins)
+            if (ref.weight) weights.push_back(ref.plugin_ref + "=" + std::to_string(int(*ref.weight)));
+        CHECK(weights == c.weights);
+    }
+    auto iis = load_config_file(std::string(INFERGATE_CONFIG_EXAMPLES) + "/intelligent-inference-scheduling.yaml");
+    REQUIRE(iis.ok());
+    const auto& producer = iis.config->pools[0].scheduler.plugins[2].parameters;
+    REQUIRE(producer.find("blockSizeTokens") != nullptr);
+    REQUIRE(producer.find("lruCapacityPerServer") != nullptr);
+    CHECK(producer.find("blockSizeTokens")->scalar == "16");  // the reference's default
+    CHECK(producer.find("lruCapacityPerServer")->scalar == "31250");
 }
 
 TEST_CASE("the demo example says what the README promises") {

@@ -666,10 +666,14 @@ TEST_CASE("prefix index survives a rebuild for the same pool and parameters") {
     const BuildResult r2 = build_scheduler(config::SchedulerConfig{}, &ctx);
     REQUIRE(r2.scheduler);
     CHECK(&producer_of(*r2.scheduler).index() == &producer_of(*r1.scheduler).index());
+    // ... which the statistics identify, so that metrics count it once.
+    CHECK(prefix_index_stats(*r2.scheduler).at(0).index == &producer_of(*r1.scheduler).index());
+    CHECK(prefix_index_stats(*r2.scheduler).at(0).index == prefix_index_stats(*r1.scheduler).at(0).index);
     // Another pool, or other parameters: a new index.
     const PoolContext other{"q", uids};
-    CHECK(&producer_of(*build_scheduler(config::SchedulerConfig{}, &other).scheduler).index() !=
-          &producer_of(*r1.scheduler).index());
+    const BuildResult rq = build_scheduler(config::SchedulerConfig{}, &other);
+    CHECK(&producer_of(*rq.scheduler).index() != &producer_of(*r1.scheduler).index());
+    CHECK(prefix_index_stats(*rq.scheduler).at(0).index != prefix_index_stats(*r1.scheduler).at(0).index);
     const auto loaded = load("    scheduler:\n      plugins:\n        - type: prefix-cache-scorer\n"
                              "          parameters:\n            lruCapacityPerServer: 5\n");
     const BuildResult r3 = build_scheduler(loaded.config->pools.at(0).scheduler, &ctx);
