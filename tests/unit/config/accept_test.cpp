@@ -235,7 +235,7 @@ TEST_CASE("every file in config/examples loads without errors") {
         INFO(all_errors(r));
         CHECK(r.ok());
     }
-    CHECK(count >= 9);
+    CHECK(count >= 10);
 }
 
 TEST_CASE("the scheduler examples hold the plugins and weights their comments promise") {
@@ -255,6 +255,10 @@ TEST_CASE("the scheduler examples hold the plugins and weights their comments pr
         {"session-affinity.yaml",
          {"session-affinity-scorer", "queue-scorer", "kv-cache-utilization-scorer", "max-score-picker"},
          {"session-affinity-scorer=4"}},
+        {"burst-aware.yaml",
+         {"burst-aware-prefix-producer", "prefix-cache-scorer", "queue-scorer", "kv-cache-utilization-scorer",
+          "decode-filter", "max-score-picker", "single-profile-handler"},
+         {"queue-scorer=2", "kv-cache-utilization-scorer=2", "prefix-cache-scorer=3"}},
         {"lora.yaml",
          {"label-selector-filter", "lora-affinity-scorer", "queue-scorer", "kv-cache-utilization-scorer",
           "max-score-picker"},
