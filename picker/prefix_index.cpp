@@ -178,16 +178,20 @@ void PrefixIndex::drop_holder(uint64_t hash, uint32_t uid) {
 
 std::shared_ptr<PrefixIndex::EndpointLru> PrefixIndex::find_or_create(uint32_t uid, size_t capacity) {
     EndpointShard& es = *endpoints_[uid % kEndpointShards];
-    std::lock_guard lock(es.mu);
-    const auto it = es.lrus.find(uid);
-    if (it != es.lrus.end()) return it->second;
     {
-        std::lock_guard al(allowed_mu_);
-        if (restricted_ && !std::binary_search(allowed_.begin(), allowed_.end(), uid)) return nullptr;
+        std::lock_guard lock(es.mu);
+        const auto it = es.lrus.find(uid);
+        if (it != es.lrus.end()) return it->second;
     }
-    auto lru = std::make_shared<EndpointLru>(capacity);
-    es.lrus.emplace(uid, lru);
-    return lru;
+    // Starting to track an endpoint (rare): under the allowed-set mutex,
+    // taken before the shard's (the lock order), so that a retain running
+    // now either sees the new LRU or has already refused the endpoint.
+    std::lock_guard al(allowed_mu_);
+    if (restricted_ && !std::binary_search(allowed_.begin(), allowed_.end(), uid)) return nullptr;
+    std::lock_guard lock(es.mu);
+    auto& slot = es.lrus[uid];
+    if (!slot) slot = std::make_shared<EndpointLru>(capacity);  // else created since we looked
+    return slot;
 }
 
 void PrefixIndex::add(uint32_t uid, size_t capacity, std::span<const uint64_t> hashes) {
@@ -249,13 +253,18 @@ void PrefixIndex::remove_endpoint(uint32_t uid) {
     lru->size.store(0, std::memory_order_relaxed);
 }
 
-void PrefixIndex::retain(std::span<const uint32_t> uids) {
-    {
-        std::lock_guard al(allowed_mu_);
-        allowed_.assign(uids.begin(), uids.end());
-        std::sort(allowed_.begin(), allowed_.end());
-        restricted_ = true;
-    }
+void PrefixIndex::retain(uint64_t generation, std::span<const uint32_t> uids) {
+    // Held throughout: the generation check, the new allowed set and the
+    // pruning are one step with respect to other retains and to endpoints
+    // starting to be tracked (find_or_create), which wait for the pruning:
+    // rare (a first add of an endpoint during the first request after a
+    // reload that removed endpoints).
+    std::lock_guard al(allowed_mu_);
+    if (restricted_ && generation < applied_generation_) return;  // an older configuration's
+    applied_generation_ = generation;
+    allowed_.assign(uids.begin(), uids.end());
+    std::sort(allowed_.begin(), allowed_.end());
+    restricted_ = true;
     std::vector<uint32_t> gone;
     for (const auto& es : endpoints_) {
         std::lock_guard lock(es->mu);
