@@ -791,28 +791,30 @@ TEST_CASE("prefix index statistics: size, lookups, hits and the hit-ratio histog
     CHECK(st.size_blocks == 7);
 }
 
-TEST_CASE("prefix index: matching is the same with few and with many holders of a block") {
-    // Up to 16 distinct holders are counted in a short list, more switch to
-    // a uid table: both must give every candidate its count.
-    for (const size_t holders : {1, 2, 16, 17, 40}) {
-        CAPTURE(holders);
-        Fleet f(50, false);
-        std::vector<EndpointState*> cands;
-        for (auto& e : f.owned) cands.push_back(e.get());
-        // Only the even candidates are candidates... and the odd ones hold too.
-        std::vector<EndpointState*> even;
-        for (size_t i = 0; i < cands.size(); i += 2) even.push_back(cands[i]);
-        PrefixIndex idx;
-        const auto a = hashes(text(5, 'a'));
-        // Endpoint i < holders holds the first 5 - i % 3 blocks.
-        for (size_t i = 0; i < holders; ++i)
-            idx.add(f.owned[i]->uid(), 100, std::span<const uint64_t>(a).first(5 - i % 3));
-        std::vector<uint32_t> m(even.size(), 7);
-        idx.match(a, even, m);
-        for (size_t k = 0; k < even.size(); ++k) {
-            CAPTURE(k);
-            const size_t i = 2 * k;
-            CHECK(m[k] == (i < holders ? 5 - i % 3 : 0));
+TEST_CASE("prefix index: matching is the same with few and with many holders and candidates") {
+    // Up to 16 candidates are found by a scan of their uids, more through a
+    // uid table; holders that are not candidates (filtered out) count for
+    // nobody, however many they are.
+    for (const size_t ncands : {1, 3, 16, 17, 25}) {
+        for (const size_t holders : {1, 2, 16, 17, 40}) {
+            CAPTURE(ncands);
+            CAPTURE(holders);
+            Fleet f(50, false);
+            // Only even endpoints are candidates; the odd ones hold too.
+            std::vector<EndpointState*> even;
+            for (size_t i = 0; i < 2 * ncands; i += 2) even.push_back(f.owned[i].get());
+            PrefixIndex idx;
+            const auto a = hashes(text(5, 'a'));
+            // Endpoint i < holders holds the first 5 - i % 3 blocks.
+            for (size_t i = 0; i < holders; ++i)
+                idx.add(f.owned[i]->uid(), 100, std::span<const uint64_t>(a).first(5 - i % 3));
+            std::vector<uint32_t> m(even.size(), 7);
+            idx.match(a, even, m);
+            for (size_t k = 0; k < even.size(); ++k) {
+                CAPTURE(k);
+                const size_t i = 2 * k;
+                CHECK(m[k] == (i < holders ? 5 - i % 3 : 0));
+            }
         }
     }
 }
