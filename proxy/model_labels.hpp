@@ -4,8 +4,8 @@
 //
 // A request's "model" is client input: labelling metrics with it as sent
 // would let any client grow the number of series without limit. Names the
-// config declares (route match models, backend model_rewrite targets) keep
-// their own label; every other name is counted under "other", and a
+// config declares (route match models, backend model_rewrite targets, the
+// models and targets of model_rewrites rules) keep their own label; every other name is counted under "other", and a
 // request without a model under "". The reference bounds the same labels
 // (llm-d-router pkg/epp/metrics/cardinality.go) but admits the first 1000
 // names it sees and pins only configured rewrite names; infergate admits
