@@ -318,6 +318,7 @@ private:
     // configuration serves (see bind_pool).
     bool bound_ = false;
     std::vector<uint32_t> pool_uids_;
+    uint64_t generation_ = 0;
     mutable std::once_flag retain_once_;
 };
 

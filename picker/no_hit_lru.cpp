@@ -6,6 +6,8 @@
 // create spread evenly. Warm requests get 0.5 everywhere, leaving the
 // choice to the prefix scorer.
 #include <algorithm>
+#include <mutex>
+#include <vector>
 
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <fmt/format.h>
@@ -54,12 +56,17 @@ void NoHitLruScorer::score_cold(std::span<EndpointState* const> candidates, std:
         out[0] = 1.0;
         return;
     }
+    // The lock covers a copy of the order only (at most lruSize uids, in
+    // practice the pool's endpoints); the positions are found outside it.
+    // Per worker, reused: no allocation once grown.
+    thread_local std::vector<uint32_t> order;
     thread_local boost::unordered_flat_map<uint32_t, uint32_t> position;  // uid -> LRU position
-    position.clear();
     {
         std::lock_guard lock(mu_);
-        for (size_t i = 0; i < order_.size(); ++i) position.emplace(order_[i], uint32_t(i));
+        order.assign(order_.begin(), order_.end());
     }
+    position.clear();
+    for (size_t i = 0; i < order.size(); ++i) position.emplace(order[i], uint32_t(i));
     const double denom = double(n - 1);
     size_t never_used = 0;
     for (size_t i = 0; i < n; ++i)
@@ -75,6 +82,8 @@ void NoHitLruScorer::score_cold(std::span<EndpointState* const> candidates, std:
 void NoHitLruScorer::pre_request(const SchedulingRequest&, EndpointState& chosen, const PickScratch& scratch) const {
     if (!is_cold(slot_, scratch, scratch.candidates.size())) return;
     // moveTargetPodToFront: the chosen endpoint becomes the most recent.
+    // Under the lock: a search and a move of at most lruSize uids, once
+    // per cold request (warm requests never lock).
     std::lock_guard lock(mu_);
     const auto it = std::find(order_.begin(), order_.end(), chosen.uid());
     if (it != order_.end()) order_.erase(it);

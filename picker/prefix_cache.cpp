@@ -118,7 +118,7 @@ void ApproxPrefixCacheProducer::produce(const SchedulingRequest& req, std::span<
 
 void ApproxPrefixCacheProducer::pre_request(const SchedulingRequest&, EndpointState& chosen,
                                             const PrefixMatchInfo& mine) const {
-    if (bound_) std::call_once(retain_once_, [this] { index_->retain(pool_uids_); });
+    if (bound_) std::call_once(retain_once_, [this] { index_->retain(generation_, pool_uids_); });
     if (mine.hashes.empty()) return;
     const uint32_t matched = mine.chosen < mine.matched.size() ? mine.matched[mine.chosen] : 0;
     index_->record_decision(mine.total_blocks, matched);
@@ -131,9 +131,12 @@ void ApproxPrefixCacheProducer::bind_pool(const PoolContext& pool) {
                                         params_.max_prefix_tokens);
     index_ = index_registry().adopt(key, index_);
     pool_uids_.assign(pool.endpoint_uids.begin(), pool.endpoint_uids.end());
+    generation_ = pool.generation;
     // The index may be shared with the running configuration: endpoints it
     // no longer lists are dropped when this configuration serves its first
-    // request, not now (this build may still fail and be discarded).
+    // request, not now (this build may still fail and be discarded); the
+    // generation keeps a late first request of the previous configuration
+    // from undoing that (PrefixIndex::retain).
     bound_ = true;
 }
 

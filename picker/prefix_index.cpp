@@ -122,44 +122,36 @@ PrefixIndex::~PrefixIndex() = default;
 void PrefixIndex::match(std::span<const uint64_t> hashes, std::span<EndpointState* const> candidates,
                         std::span<uint32_t> matched) const {
     std::fill(matched.begin(), matched.end(), 0u);
-    // Blocks are usually held by a few endpoints: count per holder uid in a
-    // short list, and map the list to candidates once at the end. When many
-    // endpoints hold the prefix (a common system prompt), switch to a
-    // uid -> candidate table built once. Both are per worker, reused.
-    constexpr size_t kFewHolders = 16;
-    thread_local std::vector<std::pair<uint32_t, uint32_t>> counts;  // (uid, blocks)
+    if (hashes.empty() || candidates.empty()) return;
+    // Each holder of a block is mapped to its candidate index, if any
+    // (holders may be endpoints filtered out of this pick). Up to
+    // kFewCandidates candidates, a scan of their uids, copied into a local
+    // array; beyond, a per-worker uid -> candidate table. Both are ready
+    // before the first shard lock is taken: nothing is built or allocated
+    // while one is held.
+    constexpr size_t kFewCandidates = 16;
+    std::array<uint32_t, kFewCandidates> few{};
     thread_local UidTable table;
-    counts.clear();
-    bool many = false;
+    const bool small = candidates.size() <= kFewCandidates;
+    if (small) {
+        for (size_t i = 0; i < candidates.size(); ++i) few[i] = candidates[i]->uid();
+    } else {
+        table.build(candidates);
+    }
+    const size_t n = candidates.size();
     for (const uint64_t h : hashes) {
         Shard& s = shard(h);
         std::lock_guard lock(s.mu);
         const auto it = s.map.find(h);
         if (it == s.map.end()) break;
         for (const uint32_t uid : it->second) {
-            if (many) {
-                if (const uint32_t i = table.find(uid); i != kNil) ++matched[i];
-                continue;
-            }
-            auto c = std::find_if(counts.begin(), counts.end(), [uid](const auto& p) { return p.first == uid; });
-            if (c != counts.end()) {
-                ++c->second;
-            } else if (counts.size() < kFewHolders) {
-                counts.emplace_back(uid, 1);
-            } else {
-                many = true;
-                table.build(candidates);
-                for (const auto& [u, n] : counts)
-                    if (const uint32_t i = table.find(u); i != kNil) matched[i] = n;
-                if (const uint32_t i = table.find(uid); i != kNil) ++matched[i];
+            if (small) {
+                for (size_t i = 0; i < n; ++i)
+                    if (few[i] == uid) ++matched[i];
+            } else if (const uint32_t i = table.find(uid); i != kNil) {
+                ++matched[i];
             }
         }
-    }
-    if (many || counts.empty()) return;
-    for (size_t i = 0; i < candidates.size(); ++i) {
-        const uint32_t uid = candidates[i]->uid();
-        for (const auto& [u, n] : counts)
-            if (u == uid) matched[i] = n;
     }
 }
 
@@ -178,16 +170,20 @@ void PrefixIndex::drop_holder(uint64_t hash, uint32_t uid) {
 
 std::shared_ptr<PrefixIndex::EndpointLru> PrefixIndex::find_or_create(uint32_t uid, size_t capacity) {
     EndpointShard& es = *endpoints_[uid % kEndpointShards];
-    std::lock_guard lock(es.mu);
-    const auto it = es.lrus.find(uid);
-    if (it != es.lrus.end()) return it->second;
     {
-        std::lock_guard al(allowed_mu_);
-        if (restricted_ && !std::binary_search(allowed_.begin(), allowed_.end(), uid)) return nullptr;
+        std::lock_guard lock(es.mu);
+        const auto it = es.lrus.find(uid);
+        if (it != es.lrus.end()) return it->second;
     }
-    auto lru = std::make_shared<EndpointLru>(capacity);
-    es.lrus.emplace(uid, lru);
-    return lru;
+    // Starting to track an endpoint (rare): under the allowed-set mutex,
+    // taken before the shard's (the lock order), so that a retain running
+    // now either sees the new LRU or has already refused the endpoint.
+    std::lock_guard al(allowed_mu_);
+    if (restricted_ && !std::binary_search(allowed_.begin(), allowed_.end(), uid)) return nullptr;
+    std::lock_guard lock(es.mu);
+    auto& slot = es.lrus[uid];
+    if (!slot) slot = std::make_shared<EndpointLru>(capacity);  // else created since we looked
+    return slot;
 }
 
 void PrefixIndex::add(uint32_t uid, size_t capacity, std::span<const uint64_t> hashes) {
@@ -249,13 +245,18 @@ void PrefixIndex::remove_endpoint(uint32_t uid) {
     lru->size.store(0, std::memory_order_relaxed);
 }
 
-void PrefixIndex::retain(std::span<const uint32_t> uids) {
-    {
-        std::lock_guard al(allowed_mu_);
-        allowed_.assign(uids.begin(), uids.end());
-        std::sort(allowed_.begin(), allowed_.end());
-        restricted_ = true;
-    }
+void PrefixIndex::retain(uint64_t generation, std::span<const uint32_t> uids) {
+    // Held throughout: the generation check, the new allowed set and the
+    // pruning are one step with respect to other retains and to endpoints
+    // starting to be tracked (find_or_create), which wait for the pruning:
+    // rare (a first add of an endpoint during the first request after a
+    // reload that removed endpoints).
+    std::lock_guard al(allowed_mu_);
+    if (restricted_ && generation < applied_generation_) return;  // an older configuration's
+    applied_generation_ = generation;
+    allowed_.assign(uids.begin(), uids.end());
+    std::sort(allowed_.begin(), allowed_.end());
+    restricted_ = true;
     std::vector<uint32_t> gone;
     for (const auto& es : endpoints_) {
         std::lock_guard lock(es->mu);

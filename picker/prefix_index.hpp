@@ -10,8 +10,10 @@
 //     behind its own mutex (a lookup locks one shard for a few probes);
 //   - each endpoint's LRU of block hashes has its own mutex;
 //   - the uid -> LRU table is sharded too, and only consulted on add.
-// Lock order: endpoint LRU, then block shard. Matching takes block-shard
-// locks only, one at a time.
+// Lock order: the allowed-set mutex, then an endpoint shard, then an
+// endpoint LRU, then a block shard. Matching takes block-shard locks only,
+// one at a time; add takes the allowed-set mutex only when it starts
+// tracking an endpoint.
 //
 // Memory is bounded: an endpoint holds at most its LRU capacity of blocks,
 // and a block entry exists only while some endpoint's LRU holds it. Per
@@ -60,12 +62,17 @@ public:
     // Forgets every block of `uid` (the reference's RemovePod).
     void remove_endpoint(uint32_t uid);
 
-    // Keeps only the endpoints in `uids` (the pool after a reload), and
-    // from now on refuses to start tracking any other: a pick still running
-    // on the previous configuration cannot re-add a removed endpoint. The
+    // Keeps only the endpoints in `uids` (the pool of the configuration
+    // numbered `generation`), and from now on refuses to start tracking any
+    // other: a pick still running on the previous configuration cannot
+    // re-add a removed endpoint. A generation lower than the last one
+    // applied is ignored: each configuration retains lazily, at its first
+    // request, so an older configuration that serves its first request
+    // after a newer one did must not shrink the index back to its pool.
+    // Calls are serialised (a retain applies and prunes as one step). The
     // reference's CleanUpInactivePods does this every two minutes; here the
     // pool only changes at a reload, so it runs then.
-    void retain(std::span<const uint32_t> uids);
+    void retain(uint64_t generation, std::span<const uint32_t> uids);
 
     // (endpoint, block) entries: the reference's prefix_indexer_size.
     uint64_t size_blocks() const;
@@ -104,10 +111,12 @@ private:
     std::array<std::unique_ptr<Shard>, kShards> shards_;
     std::array<std::unique_ptr<EndpointShard>, kEndpointShards> endpoints_;
     std::array<std::unique_ptr<Stripe>, kStripes> stripes_;
-    // Endpoints allowed to be tracked after retain(); empty = any.
+    // Endpoints allowed to be tracked after retain(); any before the
+    // first. All three under allowed_mu_.
     mutable std::mutex allowed_mu_;
     std::vector<uint32_t> allowed_;  // sorted
     bool restricted_ = false;
+    uint64_t applied_generation_ = 0;  // of the last retain applied
 };
 
 }  // namespace infergate::picker

@@ -114,10 +114,15 @@ struct BuildResult {
 // The pool a scheduler is built for. Stateful plugins use it to carry
 // their state over a reload: an approx-prefix-cache-producer with the same
 // pool, name and parameters as one still alive (the previous
-// configuration's) shares its index, keeping only `endpoint_uids`.
+// configuration's) shares its index, keeping only `endpoint_uids` once
+// this configuration serves, unless a configuration with a higher
+// `generation` already did.
 struct PoolContext {
     std::string_view pool;
     std::span<const uint32_t> endpoint_uids;  // EndpointState::uid() of the pool's endpoints
+    // The configuration's number, increasing with every build that may
+    // serve (the proxy's runtime generation).
+    uint64_t generation = 0;
 };
 
 // Validates and builds a pool's scheduler. With `cfg.present == false`

@@ -22,8 +22,13 @@ UtilizationDetector::UtilizationDetector(std::string name, Params p)
       kv_limit_(p.kv_cache_util_threshold * (1.0 + p.headroom)) {}
 
 // Reference: detector.go, `podMetrics == nil || time.Since(UpdateTime) >
-// MetricsStalenessThreshold`. infergate's "missing" is "never scraped, or
-// the last scrape failed" (the kept numbers are then the previous ones).
+// MetricsStalenessThreshold`: only the age of the last good update counts,
+// so there an endpoint whose scrapes start failing keeps its last numbers
+// until they are older than the threshold. Deviation: infergate also treats
+// an endpoint whose last scrape failed as stale at once (its kept numbers
+// are the previous scrape's, from a server that may be restarting or
+// overloaded), the rule PoolPicker uses for fresh metrics too, so that
+// admission and picking agree on which endpoints they can judge.
 bool UtilizationDetector::fresh(const EndpointState& ep, Clock::time_point now) const {
     if (!ep.last_scrape_ok()) return false;
     const Clock::time_point at = ep.scraped_at();

@@ -49,8 +49,10 @@ public:
 //
 // Saturation (the pool): the mean over the candidates of each endpoint's
 // roofline score max(waiting / queueDepthThreshold, kv / kvCacheUtilThreshold);
-// an endpoint with missing or stale metrics (no good scrape within
-// metricsStalenessThreshold) scores 1.0, fail-closed, as the reference.
+// an endpoint with missing or stale metrics (never scraped, last good
+// scrape older than metricsStalenessThreshold, or, unlike the reference,
+// last scrape failed: see fresh() in utilization.cpp) scores 1.0,
+// fail-closed, as the reference.
 //
 // Filter (listed in a profile): keeps the endpoints with fresh metrics and
 // waiting < queueDepthThreshold * (1 + headroom) and

@@ -4,7 +4,10 @@
 
 namespace infergate::proxy {
 
-ModelLabels::ModelLabels(std::vector<std::string> names) {
+ModelLabels::ModelLabels(std::vector<std::string> names, std::vector<int> priorities)
+    : priorities_(std::move(priorities)) {
+    std::sort(priorities_.begin(), priorities_.end());
+    priorities_.erase(std::unique(priorities_.begin(), priorities_.end()), priorities_.end());
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
     std::erase_if(names, [](const std::string& n) { return n.empty() || n == kOtherName; });
@@ -23,6 +26,12 @@ uint32_t ModelLabels::index(std::string_view model) const {
     return static_cast<uint32_t>(it - names_.begin());
 }
 
+uint32_t ModelLabels::priority_index(int priority) const {
+    auto it = std::lower_bound(priorities_.begin(), priorities_.end(), priority);
+    if (it == priorities_.end() || *it != priority) return kNoPriority;
+    return static_cast<uint32_t>(it - priorities_.begin());
+}
+
 ModelLabels model_labels_for(const config::Config& cfg) {
     // Extend here when the config grows other places that name models.
     std::vector<std::string> names;
@@ -36,7 +45,12 @@ ModelLabels model_labels_for(const config::Config& cfg) {
             for (const std::string& m : rule.models) names.push_back(m);
             for (const config::RewriteTarget& t : rule.targets) names.push_back(t.model_rewrite);
         }
-    return ModelLabels(std::move(names));
+    // Every priority Runtime::priority can return: a route's, or an
+    // objective's.
+    std::vector<int> priorities;
+    for (const config::Route& r : cfg.routes) priorities.push_back(r.priority);
+    for (const config::Objective& o : cfg.objectives) priorities.push_back(o.priority);
+    return ModelLabels(std::move(names), std::move(priorities));
 }
 
 }  // namespace infergate::proxy

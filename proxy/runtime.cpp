@@ -104,7 +104,7 @@ RuntimeBuild build_runtime(std::shared_ptr<const config::Config> cfg, EndpointRe
         // the previous configuration keeps only this pool's endpoints.
         std::vector<uint32_t> uids;
         for (const auto& ep : eps) uids.push_back(ep->uid());
-        const picker::PoolContext ctx{p.name, uids};
+        const picker::PoolContext ctx{p.name, uids, generation};
         picker::BuildResult b = picker::build_scheduler(p.scheduler, &ctx);
         for (auto& e : b.errors) out.errors.push_back(std::move(e));
         for (auto& w : b.warnings) out.warnings.push_back(std::move(w));

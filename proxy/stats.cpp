@@ -55,19 +55,20 @@ std::string_view gie_error_name(GieError e) {
 GieSeries& WorkerStats::gie(const ModelLabels& labels, uint64_t generation, uint32_t model,
                             uint32_t target, int priority) {
     GieSeries** slot = nullptr;
-    if (priority == 0) {
-        if (generation > gie_cache_gen_ || gie_cache_gen_ == UINT64_MAX) {
-            // A new snapshot: its label indices start a new cache.
-            gie_cache_gen_ = generation;
-            gie_cache_width_ = labels.size();
-            gie_cache_.assign(labels.size() * labels.size(), nullptr);
-        }
-        if (generation == gie_cache_gen_) {
-            slot = &gie_cache_[model * gie_cache_width_ + target];
-            if (*slot) return **slot;
-        }
-        // An older snapshot's request (across a reload): the slow path.
+    const uint32_t prio = labels.priority_index(priority);
+    if (generation > gie_cache_gen_ || gie_cache_gen_ == UINT64_MAX) {
+        // A new snapshot: its label indices start a new cache.
+        gie_cache_gen_ = generation;
+        gie_cache_.clear();
     }
+    if (generation == gie_cache_gen_ && prio != ModelLabels::kNoPriority) {
+        const uint64_t key = (uint64_t(model) * labels.size() + target) * labels.priority_count() + prio;
+        slot = &gie_cache_[key];
+        if (*slot) return **slot;
+    }
+    // The first request of the series in this snapshot, or an older
+    // snapshot's request (across a reload): the slow path.
+    ++gie_slow_lookups_;
     std::lock_guard lk(mu_);
     auto [it, fresh] = gie_.try_emplace(GieKey{labels.name(model), labels.name(target), priority});
     if (fresh) it->second = std::make_unique<GieSeries>();

@@ -11,9 +11,9 @@
 // target_model_name and priority) are GieSeries of atomics, created once
 // per worker and label set and never freed; the worker finds a request's
 // series through a cache indexed by the runtime snapshot's ModelLabels
-// indices, so the request path neither allocates nor locks once a label
-// pair has been seen. The scrape lists them under the mutex and reads the
-// atomics.
+// indices (model, target and priority), so the request path neither
+// allocates nor locks once its series has been seen. The scrape lists them
+// under the mutex and reads the atomics.
 #pragma once
 
 #include <array>
@@ -26,6 +26,8 @@
 #include <tuple>
 #include <utility>
 #include <vector>
+
+#include <boost/unordered/unordered_flat_map.hpp>
 
 namespace infergate::proxy {
 
@@ -146,10 +148,15 @@ public:
     std::atomic<uint64_t> streams_truncated{0};
     GieSchedulerHistogram scheduler_e2e;
 
-    // The series for a request's labels (indices into `labels`, the
-    // snapshot numbered `generation`). Owning worker only.
+    // The series for a request's labels (`model` and `target` are indices
+    // into `labels`, the snapshot numbered `generation`; `priority` is
+    // numbered by labels.priority_index). Owning worker only. Takes the
+    // mutex, and allocates, only for the first request of a series in a
+    // snapshot, or for a request of an older snapshot (across a reload).
     GieSeries& gie(const ModelLabels& labels, uint64_t generation, uint32_t model, uint32_t target,
                    int priority);
+    // Calls of gie() that took the slow path (tests). Owning worker only.
+    uint64_t gie_slow_lookups() const { return gie_slow_lookups_; }
     // Sheddable requests answered 429 because their pool was saturated.
     std::atomic<uint64_t> requests_shed{0};
 
@@ -165,11 +172,13 @@ private:
     std::map<std::pair<std::string, std::string>, uint64_t> upstream_errors_;
     std::map<std::string, uint64_t> downstream_errors_;
     std::map<GieKey, std::unique_ptr<GieSeries>> gie_;  // under mu_; never erased
-    // Owning worker only: series by model * labels.size() + target, for
-    // priority 0 and the snapshot gie_cache_gen_.
+    // Owning worker only: series of the snapshot gie_cache_gen_ by
+    // (model * labels.size() + target) * priority_count() + priority index.
+    // A hash map, not a dense array: its size follows the series seen, not
+    // the product of the label sets; clear() keeps its buckets.
     uint64_t gie_cache_gen_ = UINT64_MAX;
-    size_t gie_cache_width_ = 0;
-    std::vector<GieSeries*> gie_cache_;
+    boost::unordered_flat_map<uint64_t, GieSeries*> gie_cache_;
+    uint64_t gie_slow_lookups_ = 0;
 };
 
 }  // namespace infergate::proxy

@@ -211,10 +211,21 @@ void SseUsageFilter::end_event() {
     event_has_data_ = false;
 }
 
-void SseUsageFilter::emit_held(std::vector<std::string_view>& out) {
-    done_.push_back(std::move(held_));
+void SseUsageFilter::reset(bool strip) {
+    std::string held = std::move(held_);
+    std::vector<std::unique_ptr<std::string>> done = std::move(done_);
+    *this = SseUsageFilter(strip);  // allocates nothing: its buffers are empty
+    held_ = std::move(held);
     held_.clear();
-    out.push_back(done_.back());
+    done_ = std::move(done);
+}
+
+void SseUsageFilter::emit_held(std::vector<std::string_view>& out) {
+    if (done_used_ == done_.size()) done_.push_back(std::make_unique<std::string>());
+    std::string& d = *done_[done_used_++];
+    d.swap(held_);  // held_ takes d's old buffer
+    held_.clear();
+    out.push_back(d);
 }
 
 void SseUsageFilter::feed(std::string_view in, std::vector<std::string_view>& out) {
@@ -278,7 +289,7 @@ void ResponseTap::start(bool event_stream, bool strip) {
     sse_ = event_stream;
     strip_ = strip;
     json_.reset();
-    events_ = SseUsageFilter(event_stream && strip);
+    events_.reset(event_stream && strip);
 }
 
 void ResponseTap::new_round() {

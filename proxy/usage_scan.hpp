@@ -23,7 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,8 +83,10 @@ public:
 
     explicit SseUsageFilter(bool strip) : strip_(strip) {}
 
-    // Call before the pieces of each read: frees what the last round held.
-    void new_round() { done_.clear(); }
+    // As if newly constructed with `strip`, keeping the buffers it grew.
+    void reset(bool strip);
+    // Call before the pieces of each read: reuses what the last round held.
+    void new_round() { done_used_ = 0; }
     // Appends to `out` what of `in` (and of held bytes) goes to the client.
     void feed(std::string_view in, std::vector<std::string_view>& out);
     // End of body: releases a held, unterminated last event.
@@ -108,7 +110,7 @@ private:
     Line line_ = Line::start;
     bool after_cr_ = false;
     bool cr_ended_event_ = false;
-    char field_[5];
+    char field_[5]{};
     size_t field_len_ = 0;
     bool field_is_data_ = false;
     bool event_has_data_ = false;
@@ -116,7 +118,14 @@ private:
     bool passthrough_ = false;  // this event outgrew kMaxHeld: not stripped
     UsageScanner scan_;
     std::string held_;
-    std::deque<std::string> done_;  // held bytes emitted this round
+    // Held bytes emitted this round, done_[0, done_used_): views in the
+    // caller's output point into them until the next new_round(). The
+    // strings are reused from round to round (emit_held swaps buffers with
+    // held_), so a steady stream allocates nothing. Pointers, not a
+    // std::vector<std::string>: growing such a vector would move its short
+    // (SSO) strings and invalidate the views of this round.
+    std::vector<std::unique_ptr<std::string>> done_;
+    size_t done_used_ = 0;
     int64_t prompt_ = -1, completion_ = -1;
     uint32_t stripped_ = 0;
 };

@@ -112,6 +112,41 @@ TEST_CASE("no-hit-lru-scorer: cold requests rotate over the least recently used;
     CHECK(order == std::vector<uint32_t>{f.owned[2]->uid(), f.owned[0]->uid(), f.owned[1]->uid()});
 }
 
+TEST_CASE("no-hit-lru-scorer: ranks count LRU positions of endpoints that are not candidates") {
+    // The reference ranks a used candidate by its position in the whole
+    // LRU (getLRUPositions), filtered-out endpoints included, clamping at 0.
+    struct Case {
+        const char* what;
+        std::vector<size_t> candidates;
+        std::vector<double> scores;
+    };
+    const Case cases[] = {
+        // n = 3: 3 never used (rank 0), 1 at position 1 (rank 2), 2 at 2 (rank 3 -> 0).
+        {"without endpoint 0", {3, 1, 2}, {1.0, 0.0, 0.0}},
+        // n = 2: 0 at position 0 (rank 0), 2 at 2 (rank 2 -> 0).
+        {"only 0 and 2", {0, 2}, {1.0, 0.0}},
+        // n = 3: 3 never used (rank 0), 0 rank 1, 2 rank 3 -> 0.
+        {"3, 0 and 2", {3, 0, 2}, {1.0, 0.5, 0.0}},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(std::string(c.what));
+        const BuildResult r = build(R"(        - type: no-hit-lru-scorer
+        - type: max-score-picker
+)");
+        REQUIRE(r.scheduler);
+        Fleet f(4);
+        PickScratch scratch;
+        for (char p : {'a', 'b', 'c'}) f.pick(*r.scheduler, prompt(p), scratch);  // LRU: 0, 1, 2
+        REQUIRE(scorer_of(*r.scheduler).lru_order().size() == 3);
+        Fleet g(0);
+        for (const size_t i : c.candidates) g.owned.push_back(f.owned[i]);
+        g.pick(*r.scheduler, prompt('z'), scratch);
+        const auto got = g.scores();
+        REQUIRE(got.size() == c.scores.size());
+        for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(c.scores[i]));
+    }
+}
+
 TEST_CASE("no-hit-lru-scorer: one candidate scores 1; lruSize bounds the list") {
     const BuildResult r = build(R"(        - type: no-hit-lru-scorer
           parameters:

@@ -269,7 +269,7 @@ TEST_CASE("prefix index: removing an endpoint, and retain after a reload") {
     CHECK(idx.size_blocks() == 8);
     idx.remove_endpoint(f.owned[1]->uid());  // twice is harmless
     const uint32_t keep[] = {f.owned[2]->uid()};
-    idx.retain(keep);
+    idx.retain(1, keep);
     idx.match(a, cands, m);
     CHECK(m == std::vector<uint32_t>{0, 0, 4});
     CHECK(idx.distinct_blocks() == 4);
@@ -279,6 +279,72 @@ TEST_CASE("prefix index: removing an endpoint, and retain after a reload") {
     idx.remove_endpoint(f.owned[2]->uid());
     CHECK(idx.size_blocks() == 0);
     CHECK(idx.distinct_blocks() == 0);
+}
+
+TEST_CASE("prefix index: retain ignores an older generation than the last applied") {
+    Fleet f(3);
+    std::vector<uint32_t> all = f.uids(), first_two = {all[0], all[1]}, last_two = {all[1], all[2]};
+    const auto a = hashes(text(2, 'a'));
+    struct Step {
+        uint64_t generation;
+        const std::vector<uint32_t>* uids;
+    };
+    struct Case {
+        const char* name;
+        std::vector<Step> steps;
+        std::vector<uint64_t> blocks;  // per endpoint after the steps and an add to each
+    };
+    const Case cases[] = {
+        {"newer after older applies", {{1, &first_two}, {2, &all}}, {2, 2, 2}},
+        {"older after newer is ignored", {{2, &all}, {1, &first_two}}, {2, 2, 2}},
+        {"older after newer is ignored, newer shrank", {{2, &last_two}, {1, &first_two}}, {0, 2, 2}},
+        {"same generation applies again", {{2, &all}, {2, &first_two}}, {2, 2, 0}},
+        {"generation 0 applies again", {{0, &last_two}, {0, &all}}, {2, 2, 2}},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.name);
+        PrefixIndex idx;
+        for (const Step& st : c.steps) {
+            for (const uint32_t u : all) idx.add(u, 100, a);  // as picks between reloads
+            idx.retain(st.generation, *st.uids);
+        }
+        for (const uint32_t u : all) idx.add(u, 100, a);
+        std::vector<uint64_t> got;
+        for (const uint32_t u : all) got.push_back(idx.endpoint_blocks(u));
+        CHECK(got == c.blocks);
+    }
+}
+
+TEST_CASE("prefix index: a reload's endpoints survive the previous configuration's first request") {
+    // The previous configuration (generation 1, endpoints 0 and 1) never
+    // served before the reload (generation 2 adds endpoint 2); a request
+    // still running on it picks after the new configuration served.
+    Fleet f(3);
+    const auto uids = f.uids();
+    const std::vector<uint32_t> old_uids = {uids[0], uids[1]};
+    const PoolContext old_ctx{"gen", old_uids, 1};
+    const PoolContext new_ctx{"gen", uids, 2};
+    const BuildResult r1 = build_scheduler(config::SchedulerConfig{}, &old_ctx);
+    const BuildResult r2 = build_scheduler(config::SchedulerConfig{}, &new_ctx);
+    REQUIRE(r1.scheduler);
+    REQUIRE(r2.scheduler);
+    auto& idx = producer_of(*r2.scheduler).index();
+    REQUIRE(&idx == &producer_of(*r1.scheduler).index());
+    PickScratch scratch;
+    // Load endpoints 0 and 1 so that the new configuration sends a cold
+    // prompt to endpoint 2.
+    for (size_t i = 0; i < 2; ++i) f.owned[i]->publish(EngineMetrics{20, 0, 0.9}, Clock::now());
+    const std::string p = text(3, 'n');
+    REQUIRE(f.pick(*r2.scheduler, p, scratch) == 2);
+    REQUIRE(idx.endpoint_blocks(uids[2]) == 3);
+    Fleet old(0);
+    old.owned = {f.owned[0], f.owned[1]};
+    old.pick(*r1.scheduler, text(2, 'o'), scratch);
+    CHECK(idx.endpoint_blocks(uids[2]) == 3);
+    // And endpoint 2 may still gain blocks.
+    for (auto& e : f.owned) e->publish(EngineMetrics{0, 0, 0.1}, Clock::now());
+    CHECK(f.pick(*r2.scheduler, p + text(1, 'z'), scratch) == 2);
+    CHECK(idx.endpoint_blocks(uids[2]) == 4);
 }
 
 TEST_CASE("prefix-cache-scorer: matched / total blocks, through the scheduler") {
@@ -729,28 +795,30 @@ TEST_CASE("prefix index statistics: size, lookups, hits and the hit-ratio histog
     CHECK(st.size_blocks == 7);
 }
 
-TEST_CASE("prefix index: matching is the same with few and with many holders of a block") {
-    // Up to 16 distinct holders are counted in a short list, more switch to
-    // a uid table: both must give every candidate its count.
-    for (const size_t holders : {1, 2, 16, 17, 40}) {
-        CAPTURE(holders);
-        Fleet f(50, false);
-        std::vector<EndpointState*> cands;
-        for (auto& e : f.owned) cands.push_back(e.get());
-        // Only the even candidates are candidates... and the odd ones hold too.
-        std::vector<EndpointState*> even;
-        for (size_t i = 0; i < cands.size(); i += 2) even.push_back(cands[i]);
-        PrefixIndex idx;
-        const auto a = hashes(text(5, 'a'));
-        // Endpoint i < holders holds the first 5 - i % 3 blocks.
-        for (size_t i = 0; i < holders; ++i)
-            idx.add(f.owned[i]->uid(), 100, std::span<const uint64_t>(a).first(5 - i % 3));
-        std::vector<uint32_t> m(even.size(), 7);
-        idx.match(a, even, m);
-        for (size_t k = 0; k < even.size(); ++k) {
-            CAPTURE(k);
-            const size_t i = 2 * k;
-            CHECK(m[k] == (i < holders ? 5 - i % 3 : 0));
+TEST_CASE("prefix index: matching is the same with few and with many holders and candidates") {
+    // Up to 16 candidates are found by a scan of their uids, more through a
+    // uid table; holders that are not candidates (filtered out) count for
+    // nobody, however many they are.
+    for (const size_t ncands : {1, 3, 16, 17, 25}) {
+        for (const size_t holders : {1, 2, 16, 17, 40}) {
+            CAPTURE(ncands);
+            CAPTURE(holders);
+            Fleet f(50, false);
+            // Only even endpoints are candidates; the odd ones hold too.
+            std::vector<EndpointState*> even;
+            for (size_t i = 0; i < 2 * ncands; i += 2) even.push_back(f.owned[i].get());
+            PrefixIndex idx;
+            const auto a = hashes(text(5, 'a'));
+            // Endpoint i < holders holds the first 5 - i % 3 blocks.
+            for (size_t i = 0; i < holders; ++i)
+                idx.add(f.owned[i]->uid(), 100, std::span<const uint64_t>(a).first(5 - i % 3));
+            std::vector<uint32_t> m(even.size(), 7);
+            idx.match(a, even, m);
+            for (size_t k = 0; k < even.size(); ++k) {
+                CAPTURE(k);
+                const size_t i = 2 * k;
+                CHECK(m[k] == (i < holders ? 5 - i % 3 : 0));
+            }
         }
     }
 }

@@ -309,5 +309,12 @@ TEST_CASE("priority: the objective header names a configured objective, else the
         REQUIRE(p.feed(m) == m.size());
         REQUIRE(p.message_complete());
         CHECK(rt.priority(route(c.route), c.pool, p.head()) == c.want);
+        // Every priority a request can get has a metrics label index.
+        CHECK(rt.model_labels.priority_index(c.want) != ModelLabels::kNoPriority);
     }
+    // The routes' and the objectives' priorities, distinct, in order.
+    CHECK(rt.model_labels.priority_count() == 5);
+    const int sorted[] = {-7, -5, -1, 0, 10};
+    for (uint32_t i = 0; i < 5; ++i) CHECK(rt.model_labels.priority_index(sorted[i]) == i);
+    CHECK(rt.model_labels.priority_index(1) == ModelLabels::kNoPriority);
 }

@@ -3,6 +3,8 @@
 // give the same answer each way.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -10,6 +12,20 @@
 #include "proxy/usage_scan.hpp"
 
 using namespace infergate::proxy;
+
+// Every allocation of this test program is counted, so that a test can
+// check a stretch of code allocates nothing.
+namespace {
+uint64_t g_allocations = 0;
+}  // namespace
+
+void* operator new(size_t n) {
+    ++g_allocations;
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -208,4 +224,59 @@ TEST_CASE("the response tap scans JSON bodies without changing them") {
     }
     CHECK(tap.prompt_tokens() == 9);
     CHECK(tap.completion_tokens() == 4);
+}
+
+TEST_CASE("held bytes emitted by several pieces of one round stay valid until the next round") {
+    // The proxy feeds every piece of a read, then writes the views: each
+    // piece may complete an event held since the previous piece, short
+    // tails included.
+    const std::string in = kRole + kTok + kUsage + kTok + kDone;
+    const std::string want = kRole + kTok + kTok + kDone;
+    for (size_t step : {1u, 2u, 3u, 5u, 17u}) {
+        CAPTURE(step);
+        SseUsageFilter f(true);
+        std::vector<std::string_view> out;
+        f.new_round();
+        for (size_t pos = 0; pos < in.size(); pos += step) f.feed(std::string_view(in).substr(pos, step), out);
+        f.finish(out);
+        std::string got;
+        for (auto v : out) got += v;
+        CHECK(got == want);
+    }
+}
+
+TEST_CASE("a response tap allocates nothing once its buffers have grown") {
+    // A stream whose events are split across reads, stripped: the held
+    // tails are copied into buffers that are reused, round after round and
+    // exchange after exchange.
+    const std::string in = kRole + kTok + kTok + kUsage + kDone;
+    const std::string want = kRole + kTok + kTok + kDone;
+    std::vector<std::string_view> out;
+    out.reserve(64);
+    std::string got;
+    got.reserve(in.size());
+    auto exchange = [&](ResponseTap& tap) -> const std::string& {
+        got.clear();
+        tap.start(true, true);
+        for (size_t pos = 0; pos < in.size(); pos += 7) {
+            tap.new_round();
+            out.clear();
+            tap.feed(std::string_view(in).substr(pos, 7), out);
+            for (auto v : out) got += v;
+        }
+        tap.new_round();
+        out.clear();
+        tap.finish(out);
+        for (auto v : out) got += v;
+        return got;
+    };
+    const uint64_t before_construct = g_allocations;
+    ResponseTap tap;
+    CHECK(g_allocations == before_construct);  // a tap per exchange costs nothing
+    REQUIRE(exchange(tap) == want);
+    const uint64_t before = g_allocations;
+    const bool same = exchange(tap) == want;
+    CHECK(g_allocations == before);
+    CHECK(same);
+    CHECK(tap.prompt_tokens() == 11);
 }
