@@ -88,6 +88,47 @@ pools:
     assert f"{path}:14:17: unknown plugin type 'queue-scorr' (did you mean 'queue-scorer'?)" in r.stdout, r.stdout
 
 
+def test_check_config_warnings():
+    """Sections infergate does not act on, and unsupported plugins under
+    ignore_unsupported_plugins, are warnings: reported, exit 0."""
+    path = tmp_path("warnings.yaml")
+    with open(path, "w") as f:
+        f.write("""listeners:
+  - name: main
+    address: 127.0.0.1:0
+routes:
+  - name: r
+    backends:
+      - pool: p
+pools:
+  - name: p
+    ignore_unsupported_plugins: true
+    endpoints:
+      - address: 127.0.0.1:1
+    scheduler:
+      featureGates: [dataLayer]
+      plugins:
+        - type: token-producer
+        - type: queue-scorer
+""")
+    r = ig("--check-config", path)
+    assert r.returncode == 0, r
+    lines = r.stdout.splitlines()
+    assert f"warning: {path}:14:7: section 'featureGates' is accepted but not acted on by infergate yet; ignored" \
+        in lines, r.stdout
+    assert f"warning: {path}:16:17: plugin type 'token-producer' is not supported yet; ignored " \
+        "(ignore_unsupported_plugins)" in lines, r.stdout
+    assert lines[-1] == "ok", r.stdout
+    # Without the switch the same file is refused.
+    with open(path) as f:
+        text = f.read().replace("    ignore_unsupported_plugins: true\n", "")
+    with open(path, "w") as f:
+        f.write(text)
+    r = ig("--check-config", path)
+    assert r.returncode == 1, r
+    assert f"{path}:15:17: plugin type 'token-producer' is not supported yet" in r.stdout, r.stdout
+
+
 if __name__ == "__main__":
     run([test_version_and_help, test_examples_validate, test_check_config_errors,
-         test_check_config_plugin_errors])
+         test_check_config_plugin_errors, test_check_config_warnings])
