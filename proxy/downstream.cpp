@@ -45,6 +45,32 @@ void DownstreamConn::close() {
     timer_.cancel();
 }
 
+// Closing a socket whose receive queue still holds data makes the kernel
+// send RST instead of FIN, and a client that is still sending (a dribbled
+// header, an oversized body) can then get ECONNRESET before it reads our
+// 408/413. So, as nginx's lingering_close: stop sending (FIN after the
+// answer), read and discard what the client still sends for at most
+// kLingerTime and kLingerBytes, then close.
+asio::awaitable<void> DownstreamConn::lingering_close() {
+    constexpr std::chrono::milliseconds kLingerTime{2000};
+    constexpr size_t kLingerBytes = 256 * 1024;
+    error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    if (!ec && !closed_) {
+        timed_out_ = false;
+        arm(Phase::write, kLingerTime);
+        char sink[4096];
+        size_t total = 0;
+        while (!timed_out_ && total < kLingerBytes) {
+            const size_t n = co_await socket_.async_read_some(asio::buffer(sink),
+                                                              asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) break;  // EOF: the client closed too; or the deadline cancelled the read
+            total += n;
+        }
+    }
+    close();
+}
+
 void DownstreamConn::close_if_idle() {
     if (parked_) close();
 }
@@ -173,6 +199,8 @@ asio::awaitable<void> DownstreamConn::serve() {
                         co_await respond(rq, 408, phase_ == Phase::header
                                                       ? "request header not received in time"
                                                       : "request body not received in time");
+                        co_await lingering_close();
+                        co_return;
                     }
                     close();
                     co_return;
@@ -199,14 +227,12 @@ asio::awaitable<void> DownstreamConn::serve() {
             rq.client_keep_alive = false;  // unread bytes may follow: close
             w_.stats().count_downstream_error("bad_request");
             co_await respond(rq, parser.error_status(), parser.error_reason());
-            close();
+            co_await lingering_close();
             co_return;
         }
         bool keep = co_await handle(parser);
         if (!keep || closed_) {
-            error_code ig;
-            socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ig);
-            close();
+            if (!closed_) co_await lingering_close();
             co_return;
         }
         parser.next_message();

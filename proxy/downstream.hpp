@@ -56,6 +56,10 @@ private:
     void park();
     void on_readable(boost::system::error_code ec);
     void close();
+    // Close after an answer that may leave unread request bytes: FIN,
+    // then discard input for a bounded time so the kernel does not reset
+    // the connection (and lose the answer) on close.
+    boost::asio::awaitable<void> lingering_close();
 
     // Deadline handling (one timer, see the header comment).
     void arm(Phase phase, std::chrono::milliseconds d);

@@ -131,8 +131,22 @@ _LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
+# Requests this file has had answered. infergate counts a request when it
+# finishes, just after the last byte is written, so a client can read its
+# whole answer before the count moves: scrape() waits (bounded) until
+# infergate has finished as many requests as the client saw answered.
+ANSWERED = [0]
+
+
 def scrape():
-    """{(name, frozenset(labels)): value} of the admin /metrics page."""
+    """{(name, frozenset(labels)): value} of the admin /metrics page, once
+    every request answered so far is counted."""
+    wait_for(lambda: sum(v for (n, _), v in _scrape().items() if n == "infergate_requests_total") >= ANSWERED[0],
+             what="infergate to count every answered request")
+    return _scrape()
+
+
+def _scrape():
     st, _, body = proxy.admin("/metrics")
     assert st == 200, body
     out = {}
@@ -174,6 +188,7 @@ def body(model=MODEL, stream=False, max_tokens=6, include_usage=None):
 
 def post(b):
     st, h, text = request("127.0.0.1", proxy.port, "POST", "/v1/chat/completions", b)
+    ANSWERED[0] += 1
     return st, h, text
 
 
@@ -213,7 +228,9 @@ def stream_raw(b, chunked_request=False):
                 break
             headers += line
         assert b"transfer-encoding: chunked" in headers.lower(), headers
-        return int(status_line.split()[1]), headers, read_chunked(f)
+        out = int(status_line.split()[1]), headers, read_chunked(f)
+        ANSWERED[0] += 1
+        return out
     finally:
         s.close()
 

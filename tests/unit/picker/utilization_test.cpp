@@ -243,8 +243,8 @@ TEST_CASE("utilization plugins: parameters from YAML, defaults as the reference"
     CHECK(uf->fallback_on_empty());
 
     // The reference's defaults.
-    const UtilizationDetector* def =
-        detector_of(build_yaml("      plugins:\n        - type: utilization-detector\n"));
+    const BuildResult defaults = build_yaml("      plugins:\n        - type: utilization-detector\n");
+    const UtilizationDetector* def = detector_of(defaults);  // owned by `defaults`
     CHECK(def->params().queue_depth_threshold == 5);
     CHECK(def->params().kv_cache_util_threshold == 0.8);
     CHECK(def->params().metrics_staleness_threshold == milliseconds(200));
