@@ -3,6 +3,7 @@ OpenAI-style JSON error, and neither the connection's neighbours nor the
 process are harmed."""
 
 import json
+import socket
 
 from harness import (MODEL, Proxy, Sim, base_config, chat_body, raw_exchange, request,
                      run, status_of)
@@ -127,6 +128,33 @@ def test_pipelined_requests_answered_in_order():
     assert ids == [b"r0", b"r1", b"r2", b"r3"], out
 
 
+def test_413_reaches_a_client_still_sending():
+    """The answer to an oversized body goes out while the client is still
+    sending the rest. Closing with those bytes unread would make the kernel
+    reset the connection, and the client would get ECONNRESET instead of
+    the 413; infergate drains them first (lingering close)."""
+    s = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+    try:
+        total = 200 * 1024  # under the 256 KiB infergate drains
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: " + str(total).encode() + b"\r\n\r\n")
+        chunk = b" " * 8192
+        for _ in range(total // len(chunk)):  # bounded: 25 sends
+            s.sendall(chunk)  # raises if infergate reset the connection
+        data = b""
+        while b"\r\n\r\n" not in data or len(data) < data.find(b"\r\n\r\n") + 4:
+            c = s.recv(65536)
+            if not c:
+                break
+            data += c
+            if len(data) > 65536:
+                break
+        assert status_of(data) == 413, data[:300]
+    finally:
+        s.close()
+    healthy()
+
+
 def test_process_still_serves():
     healthy()
     st, _, _ = proxy.admin("/healthz")
@@ -140,4 +168,4 @@ if __name__ == "__main__":
          test_headers_too_large_431, test_uri_too_long_414, test_body_too_large_413,
          test_invalid_json_400_keeps_connection, test_model_errors_400,
          test_chunked_request_body_is_forwarded, test_pipelined_requests_answered_in_order,
-         test_process_still_serves])
+         test_413_reaches_a_client_still_sending, test_process_still_serves])
