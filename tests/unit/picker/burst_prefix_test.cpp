@@ -18,26 +18,8 @@ using namespace infergate::picker;
 
 namespace {
 
-const char* const kHead = R"(listeners:
-  - name: main
-    address: 127.0.0.1:0
-admin:
-  address: 127.0.0.1:0
-routes:
-  - name: all
-    match:
-      path_prefix: /
-    backends:
-      - pool: p
-pools:
-  - name: p
-    endpoints:
-      - address: 127.0.0.1:8001
-    scheduler:
-)";
-
 BuildResult build_yaml(const std::string& scheduler) {
-    const auto loaded = config::load_config_string(std::string(kHead) + scheduler, "infergate.yaml");
+    const auto loaded = picker_test::load_pool_config("    scheduler:\n" + scheduler);
     for (const auto& e : loaded.errors) FAIL_CHECK(e.to_string());
     REQUIRE(loaded.ok());
     return build_scheduler(loaded.config->pools.at(0).scheduler);

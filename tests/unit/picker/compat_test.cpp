@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "config/loader.hpp"
+#include "helpers.hpp"
 #include "picker/scheduler.hpp"
 #include "picker/scheduler_impl.hpp"
 
@@ -12,22 +13,7 @@ using namespace infergate;
 namespace {
 
 std::string config_text(const std::string& pool_extra, const std::string& scheduler) {
-    return R"(listeners:
-  - name: main
-    address: 127.0.0.1:0
-admin:
-  address: 127.0.0.1:0
-routes:
-  - name: all
-    match:
-      path_prefix: /
-    backends:
-      - pool: p
-pools:
-  - name: p
-    endpoints:
-      - address: 127.0.0.1:8001
-)" + pool_extra + "    scheduler:\n" + scheduler;
+    return std::string(picker_test::kPoolConfigHead) + pool_extra + "    scheduler:\n" + scheduler;
 }
 
 picker::BuildResult build(const std::string& text) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "config/loader.hpp"
 #include "picker/endpoint.hpp"
 
 namespace picker_test {
@@ -28,6 +29,31 @@ inline std::shared_ptr<pk::EndpointState> endpoint(const std::string& host, uint
     e.address.host = host;
     e.address.port = port;
     return std::make_shared<pk::EndpointState>("pool", std::move(e));
+}
+
+// An infergate config (17 lines) ending inside pool `p`, at its keys'
+// indentation: tests append `    scheduler:` and the rest, so marks in
+// their YAML start at line 18.
+inline constexpr const char* kPoolConfigHead = R"(listeners:
+  - name: main
+    address: 127.0.0.1:0
+admin:
+  address: 127.0.0.1:0
+routes:
+  - name: all
+    match:
+      path_prefix: /
+    backends:
+      - pool: p
+pools:
+  - name: p
+    endpoints:
+      - address: 127.0.0.1:8001
+)";
+
+// kPoolConfigHead + `pool_tail`, loaded as "infergate.yaml" (or `name`).
+inline cfg::LoadResult load_pool_config(const std::string& pool_tail, const std::string& name = "infergate.yaml") {
+    return cfg::load_config_string(std::string(kPoolConfigHead) + pool_tail, name);
 }
 
 inline cfg::Mark mark(int line, int col) { return cfg::Mark{"epp.yaml", line, col}; }

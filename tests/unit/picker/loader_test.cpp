@@ -2,34 +2,14 @@
 #include <doctest/doctest.h>
 
 #include "config/loader.hpp"
+#include "helpers.hpp"
 #include "picker/scheduler.hpp"
 #include "picker/scheduler_impl.hpp"
 
 using namespace infergate;
 
-namespace {
-
-const char* const kHead = R"(listeners:
-  - name: main
-    address: 127.0.0.1:0
-admin:
-  address: 127.0.0.1:0
-routes:
-  - name: all
-    match:
-      path_prefix: /
-    backends:
-      - pool: p
-pools:
-  - name: p
-    endpoints:
-      - address: 127.0.0.1:8001
-)";
-
-}  // namespace
-
 TEST_CASE("loader + build_scheduler: a valid section builds") {
-    const std::string text = std::string(kHead) + R"(    scheduler:
+    const std::string text = std::string(picker_test::kPoolConfigHead) + R"(    scheduler:
       plugins:
         - type: queue-scorer
         - type: active-request-scorer
@@ -56,7 +36,7 @@ TEST_CASE("loader + build_scheduler: a valid section builds") {
 }
 
 TEST_CASE("loader + build_scheduler: errors point into the YAML") {
-    const std::string text = std::string(kHead) + R"(    scheduler:
+    const std::string text = std::string(picker_test::kPoolConfigHead) + R"(    scheduler:
       plugins:
         - type: queue-scorr
         - type: active-request-scorer
@@ -76,7 +56,7 @@ TEST_CASE("loader + build_scheduler: errors point into the YAML") {
 }
 
 TEST_CASE("loader + build_scheduler: load-aware-scorer threshold must be positive") {
-    const std::string text = std::string(kHead) + R"(    scheduler:
+    const std::string text = std::string(picker_test::kPoolConfigHead) + R"(    scheduler:
       plugins:
         - type: load-aware-scorer
           parameters:

@@ -45,25 +45,8 @@ size_t common_prefix(const std::vector<uint64_t>& a, const std::vector<uint64_t>
     return k;
 }
 
-const char* const kHead = R"(listeners:
-  - name: main
-    address: 127.0.0.1:0
-admin:
-  address: 127.0.0.1:0
-routes:
-  - name: all
-    match:
-      path_prefix: /
-    backends:
-      - pool: p
-pools:
-  - name: p
-    endpoints:
-      - address: 127.0.0.1:8001
-)";
-
 config::LoadResult load(const std::string& pool_tail, const std::string& name = "infergate.yaml") {
-    auto loaded = config::load_config_string(std::string(kHead) + pool_tail, name);
+    auto loaded = load_pool_config(pool_tail, name);
     for (const auto& e : loaded.errors) FAIL_CHECK(e.to_string());
     REQUIRE(loaded.ok());
     return loaded;
