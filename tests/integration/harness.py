@@ -297,6 +297,29 @@ class EchoUpstream:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
+def read_http_request(c, buf):
+    """One Content-Length-framed request from socket `c`, `buf` holding
+    bytes already read: (head, body, leftover bytes), or None when the peer
+    closes first. Each recv blocks at most the socket's timeout."""
+    while b"\r\n\r\n" not in buf:
+        d = c.recv(65536)
+        if not d:
+            return None
+        buf += d
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v)
+    while len(rest) < length:
+        d = c.recv(65536)
+        if not d:
+            return None
+        rest += d
+    return head, rest[:length], rest[length:]
+
+
 class FlakyKeepAliveUpstream:
     """An upstream that answers the first POST on each connection with
     keep-alive, then closes the connection when a second POST arrives on
@@ -329,23 +352,10 @@ class FlakyKeepAliveUpstream:
         c.settimeout(30)
         try:
             while True:
-                while b"\r\n\r\n" not in buf:
-                    d = c.recv(65536)
-                    if not d:
-                        return
-                    buf += d
-                head, _, rest = buf.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    k, _, v = line.partition(b":")
-                    if k.strip().lower() == b"content-length":
-                        length = int(v)
-                while len(rest) < length:
-                    d = c.recv(65536)
-                    if not d:
-                        return
-                    rest += d
-                buf = rest[length:]
+                got = read_http_request(c, buf)
+                if got is None:
+                    return
+                head, _, buf = got
                 if head.startswith(b"POST"):
                     posts += 1
                     if posts > 1:

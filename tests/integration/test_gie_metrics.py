@@ -11,7 +11,7 @@ import re
 import socket
 import time
 
-from harness import MODEL, Proxy, Sim, base_config, request, run, wait_for
+from harness import MODEL, Proxy, Sim, base_config, read_http_request, request, run, wait_for
 
 UNLISTED = "unlisted-model"  # served by the sim, absent from the config
 ALIAS = "team-alias"         # routed and rewritten to MODEL by the config
@@ -58,25 +58,15 @@ class RawSseUpstream:
         buf = b""
         try:
             while True:
-                while b"\r\n\r\n" not in buf:
-                    d = c.recv(65536)
-                    if not d:
-                        return
-                    buf += d
-                head, _, rest = buf.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    k, _, v = line.partition(b":")
-                    if k.strip().lower() == b"content-length":
-                        length = int(v)
-                while len(rest) < length:
-                    rest += c.recv(65536)
-                buf = rest[length:]
+                got = read_http_request(c, buf)
+                if got is None:
+                    return
+                head, req_body, buf = got
                 if not head.startswith(b"POST"):
                     page = b"vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n"
                     c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(page) + page)
                     continue
-                req = json.loads(rest[:length])
+                req = json.loads(req_body)
                 self.asked_usage.append(req.get("stream_options", {}).get("include_usage"))
                 h = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                 if self.framing == "close":
