@@ -12,7 +12,7 @@ TEST_CASE("durations need a unit") {
     CHECK(parse_duration("1m", why) == Duration{60000});
     CHECK(parse_duration("0s", why) == Duration{0});
     CHECK_FALSE(parse_duration("50", why));
-    CHECK(why == "duration '50' needs a unit: ms, s or m (e.g. '50ms' or '50s')");
+    CHECK(why == "duration '50' needs a unit: ms, s, m or h (e.g. '50ms' or '50s')");
     CHECK_FALSE(parse_duration("5h", why));
     CHECK(why.find("unknown unit 'h'") != std::string::npos);
     CHECK_FALSE(parse_duration("1.5s", why));
