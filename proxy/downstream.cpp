@@ -26,7 +26,7 @@ using boost::system::error_code;
 static constexpr size_t kReadChunk = 16 * 1024;
 
 DownstreamConn::DownstreamConn(Worker& w, asio::ip::tcp::socket socket, std::shared_ptr<const tls::ServerTls> tls)
-    : w_(w), stream_(std::move(socket)), tls_(std::move(tls)), timer_(w.ioc()) {
+    : w_(w), tls_(std::move(tls)), stream_(std::move(socket)), timer_(w.ioc()) {
     w_.add(this);
     error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);

@@ -98,8 +98,10 @@ private:
     void finish(RequestCtx& rq);
 
     Worker& w_;
-    Stream stream_;
+    // Before stream_: the SNI callback and ticket keys it points at must
+    // outlive the SSL object.
     std::shared_ptr<const tls::ServerTls> tls_;  // the listener's, as of accept
+    Stream stream_;
     boost::asio::steady_timer timer_;
     Clock::time_point deadline_{};
     Clock::time_point timer_expiry_{};

@@ -177,8 +177,8 @@ asio::awaitable<std::unique_ptr<UpstreamConn>> DownstreamConn::connect(RequestCt
     // The connect deadline covers the TLS handshake too.
     arm(Phase::upstream_connect, rq.runtime->config->timeouts.upstream_connect);
     upstream_ = &uc->stream.socket();
-    SSL_SESSION* resume = uc->tls ? w_.upstreams().session(uc->endpoint, uc->tls.get()) : nullptr;
-    ec = co_await connect_upstream(uc->stream, a.host, a.port, uc->tls.get(), uc.get(), resume, tls_failed);
+    tls::SslSessionRef resume = uc->tls ? w_.upstreams().session(uc->endpoint, uc->tls.get()) : nullptr;
+    ec = co_await connect_upstream(uc->stream, a.host, a.port, uc->tls.get(), uc.get(), resume.get(), tls_failed);
     upstream_ = nullptr;
     if (timed_out_) {
         ec = asio::error::timed_out;

@@ -26,15 +26,9 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
 struct Scraper::Target final : tls::SessionSink {
-    ~Target() {
-        if (session) SSL_SESSION_free(session);
-    }
     // The scraper resumes its TLS sessions too: one per endpoint.
     void on_new_session(SSL*, SSL_SESSION* s) override {
-        if (!SSL_SESSION_is_resumable(s)) return;
-        SSL_SESSION_up_ref(s);
-        if (session) SSL_SESSION_free(session);
-        session = s;
+        if (SSL_SESSION_is_resumable(s)) session = tls::share(s);
     }
     std::shared_ptr<picker::EndpointState> ep;
     std::string path;
@@ -43,7 +37,7 @@ struct Scraper::Target final : tls::SessionSink {
     std::chrono::milliseconds timeout;
     bool stopped = false;
     std::shared_ptr<const tls::ClientTls> tls;  // null: plain HTTP
-    SSL_SESSION* session = nullptr;
+    tls::SslSessionRef session;
     std::shared_ptr<Stream> sock;
     std::unique_ptr<asio::steady_timer> timer;
     std::string settings_key;
@@ -65,7 +59,8 @@ static asio::awaitable<error_code> scrape_once(Scraper::Target& t, std::string& 
             if (!e) s->close();
         });
         bool tls_failed = false;
-        ec = co_await connect_upstream(*t.sock, a.host, a.port, t.tls.get(), &t, t.session, tls_failed);
+        tls::SslSessionRef resume = tls::share(t.session.get());
+        ec = co_await connect_upstream(*t.sock, a.host, a.port, t.tls.get(), &t, resume.get(), tls_failed);
         if (tls_failed && ec && ec != asio::error::operation_aborted)
             log_warn("scrape of {}: TLS handshake failed: {}", t.ep->id(), ec.message());
         watchdog.cancel();

@@ -83,6 +83,9 @@ error_code Stream::ssl_failure(int ssl_error) {
 
 asio::awaitable<error_code> Stream::wait_for(int ssl_error) {
     error_code ec;
+    // The SSL object still names the descriptor number of a closed
+    // socket, which the kernel may have given to another connection.
+    if (!socket_.is_open()) co_return error_code(asio::error::bad_descriptor);
     co_await socket_.async_wait(ssl_error == SSL_ERROR_WANT_WRITE ? tcp::socket::wait_write : tcp::socket::wait_read,
                                 asio::redirect_error(asio::use_awaitable, ec));
     co_return ec;
@@ -122,6 +125,14 @@ asio::awaitable<size_t> Stream::read_some(asio::mutable_buffer buf, error_code& 
 asio::awaitable<size_t> Stream::write_tls(const void* data, size_t size, error_code& ec) {
     const auto* p = static_cast<const unsigned char*>(data);
     size_t done = 0;
+    // OpenSSL requires a write cut short after WANT_WRITE to be retried
+    // with the same bytes; a deadline may instead abandon it. Any later
+    // write would then carry the abandoned record's rest first, so there
+    // is none: the connection is finished.
+    if (write_broken_) {
+        ec = asio::error::broken_pipe;
+        co_return 0;
+    }
     while (done < size) {
         ERR_clear_error();
         errno = 0;
@@ -134,9 +145,13 @@ asio::awaitable<size_t> Stream::write_tls(const void* data, size_t size, error_c
         int e = SSL_get_error(ssl_, r);
         if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
             ec = ssl_failure(e);
+            write_broken_ = true;
             co_return done;
         }
-        if ((ec = co_await wait_for(e))) co_return done;
+        if ((ec = co_await wait_for(e))) {
+            write_broken_ = true;
+            co_return done;
+        }
     }
     co_return done;
 }

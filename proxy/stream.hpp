@@ -83,6 +83,7 @@ private:
     SSL* ssl_ = nullptr;
     bool fatal_ = false;      // a fatal TLS error: no close_notify
     bool tls_ended_ = false;  // shutdown done (or not to be done)
+    bool write_broken_ = false;  // a TLS write was abandoned midway
     std::string gather_;  // TLS: small buffers joined into one record
 };
 

@@ -10,10 +10,7 @@ void UpstreamConn::on_new_session(SSL*, SSL_SESSION* session) { pool.save_sessio
 
 UpstreamPool::UpstreamPool(boost::asio::io_context& ioc) : ioc_(ioc), sweep_timer_(ioc) {}
 
-UpstreamPool::~UpstreamPool() {
-    idle_.clear();
-    for (auto& [k, s] : sessions_) SSL_SESSION_free(s.session);
-}
+UpstreamPool::~UpstreamPool() { idle_.clear(); }
 
 // True if the peer has not closed the connection and sent nothing (a TLS
 // connection also holds no unread record: an alert or a late ticket makes
@@ -29,10 +26,13 @@ std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& endpoint, co
     auto it = idle_.find(endpoint);
     if (it == idle_.end()) return nullptr;
     auto& v = it->second;
-    while (!v.empty()) {
-        std::unique_ptr<UpstreamConn> c = std::move(v.back());
-        v.pop_back();
-        if (c->tls.get() == tls && still_open(*c)) {
+    // Newest first; connections under another pool's TLS settings stay
+    // for that pool, dead ones go.
+    for (size_t i = v.size(); i-- > 0;) {
+        if (v[i]->tls.get() != tls) continue;
+        std::unique_ptr<UpstreamConn> c = std::move(v[i]);
+        v.erase(v.begin() + static_cast<std::ptrdiff_t>(i));
+        if (still_open(*c)) {
             c->reused = true;
             return c;
         }
@@ -46,20 +46,26 @@ void UpstreamPool::give_back(std::unique_ptr<UpstreamConn> conn) {
     idle_[conn->endpoint].push_back(std::move(conn));
 }
 
-SSL_SESSION* UpstreamPool::session(const std::string& endpoint, const tls::ClientTls* tls) const {
+tls::SslSessionRef UpstreamPool::session(const std::string& endpoint, const tls::ClientTls* tls) const {
     auto it = sessions_.find(endpoint);
-    if (it == sessions_.end() || it->second.tls.get() != tls) return nullptr;
-    return it->second.session;
+    if (it == sessions_.end()) return nullptr;
+    for (const Saved& s : it->second)
+        if (s.tls.get() == tls) return tls::share(s.session.get());
+    return nullptr;
 }
 
 void UpstreamPool::save_session(const std::string& endpoint, std::shared_ptr<const tls::ClientTls> tls,
                                 SSL_SESSION* s) {
     if (stopped_ || !SSL_SESSION_is_resumable(s)) return;
-    SSL_SESSION_up_ref(s);
-    Saved& slot = sessions_[endpoint];
-    if (slot.session) SSL_SESSION_free(slot.session);
-    slot.session = s;
-    slot.tls = std::move(tls);
+    std::vector<Saved>& slots = sessions_[endpoint];
+    for (Saved& slot : slots) {
+        if (slot.tls != tls) continue;
+        slot.session = tls::share(s);
+        return;
+    }
+    // A context no longer used (a reload replaced it) gives its slot up.
+    std::erase_if(slots, [](const Saved& x) { return x.tls.use_count() <= 1; });
+    slots.push_back({std::move(tls), tls::share(s)});
 }
 
 void UpstreamPool::start_sweeping() {

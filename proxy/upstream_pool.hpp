@@ -30,13 +30,14 @@ namespace infergate::proxy {
 class UpstreamPool;
 
 struct UpstreamConn final : tls::SessionSink {
-    UpstreamConn(boost::asio::io_context& ioc, UpstreamPool& pool) : stream(boost::asio::ip::tcp::socket(ioc)), pool(pool) {}
+    UpstreamConn(boost::asio::io_context& ioc, UpstreamPool& pool) : pool(pool), stream(boost::asio::ip::tcp::socket(ioc)) {}
     void on_new_session(SSL* ssl, SSL_SESSION* session) override;
 
-    Stream stream;
+    // Declared before `stream`, so they outlive its SSL object.
     UpstreamPool& pool;
     std::string endpoint;  // EndpointState::id()
     std::shared_ptr<const tls::ClientTls> tls;  // null: plain TCP
+    Stream stream;
     std::chrono::steady_clock::time_point idle_since;
     bool reused = false;   // taken from the pool (may have been closed by the peer)
 };
@@ -54,9 +55,9 @@ public:
     void close_all();
     size_t idle_count() const;
 
-    // The last TLS session `endpoint` gave under `tls` (null: none); the
-    // pool keeps its reference.
-    SSL_SESSION* session(const std::string& endpoint, const tls::ClientTls* tls) const;
+    // The last TLS session `endpoint` gave under `tls` (null: none), as a
+    // reference of the caller's own.
+    tls::SslSessionRef session(const std::string& endpoint, const tls::ClientTls* tls) const;
     void save_session(const std::string& endpoint, std::shared_ptr<const tls::ClientTls> tls, SSL_SESSION* s);
 
 private:
@@ -67,9 +68,11 @@ private:
     std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
     struct Saved {
         std::shared_ptr<const tls::ClientTls> tls;
-        SSL_SESSION* session = nullptr;
+        tls::SslSessionRef session;
     };
-    std::unordered_map<std::string, Saved> sessions_;
+    // Per endpoint, one slot per TLS client context (pools that share an
+    // endpoint with different `tls` settings keep theirs apart).
+    std::unordered_map<std::string, std::vector<Saved>> sessions_;
     bool stopped_ = false;
 };
 

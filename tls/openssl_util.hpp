@@ -19,7 +19,18 @@ struct SslFree {
 struct X509Free {
     void operator()(X509* x) const { X509_free(x); }
 };
+struct SslSessionFree {
+    void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
+};
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
+// An owned reference to a session: a session handed to a connection that
+// first waits (resolve, connect) must not be freed meanwhile by another
+// connection's new ticket replacing it in a cache.
+using SslSessionRef = std::unique_ptr<SSL_SESSION, SslSessionFree>;
+inline SslSessionRef share(SSL_SESSION* s) {
+    if (s) SSL_SESSION_up_ref(s);
+    return SslSessionRef(s);
+}
 using SslPtr = std::unique_ptr<SSL, SslFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 

@@ -90,14 +90,16 @@ int TicketKeys::callback(SSL* s, unsigned char key_name[16], unsigned char* iv, 
         }
     }
     const EVP_CIPHER* cipher = EVP_aes_256_cbc();
+    // On a local failure, issue no ticket (0) rather than fail the
+    // handshake (-1); a ticket that cannot be opened means a full handshake.
     if (enc) {
         std::memcpy(key_name, k.name.data(), 16);
-        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(cipher)) != 1) return -1;
-        if (EVP_EncryptInit_ex(cctx, cipher, nullptr, k.aes.data(), iv) != 1) return -1;
-    } else if (EVP_DecryptInit_ex(cctx, cipher, nullptr, k.aes.data(), iv) != 1) {
-        return -1;
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(cipher)) != 1 ||
+            EVP_EncryptInit_ex(cctx, cipher, nullptr, k.aes.data(), iv) != 1 || init_mac(hctx, k) != 1)
+            return 0;
+        return 1;
     }
-    if (init_mac(hctx, k) != 1) return -1;
+    if (EVP_DecryptInit_ex(cctx, cipher, nullptr, k.aes.data(), iv) != 1 || init_mac(hctx, k) != 1) return 0;
     return result;
 }
 
