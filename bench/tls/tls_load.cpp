@@ -219,8 +219,10 @@ double self_cpu_s() {
 }
 
 // Failure classes; "errors" in the output is their sum.
-enum Err { e_connect, e_handshake, e_not_resumed, e_io, e_http, e_count };
-constexpr const char* kErrNames[e_count] = {"connect", "handshake", "not_resumed", "io", "http"};
+// "prime": resume mode's priming handshake gave no resumable session (the
+// run then reports nothing else and exits 1).
+enum Err { e_connect, e_handshake, e_not_resumed, e_io, e_http, e_prime, e_count };
+constexpr const char* kErrNames[e_count] = {"connect", "handshake", "not_resumed", "io", "http", "prime"};
 
 struct Counters {
     uint64_t handshakes = 0, resumed = 0, requests = 0;
@@ -281,7 +283,7 @@ private:
     Counters c_;
     bool measuring_ = false;
     bool stopping_ = false;
-    std::string negotiated_;  // JSON object of the first measured handshake's parameters
+    std::string negotiated_;  // JSON object: the first handshake's parameters
     int exit_code_ = 0;
 };
 
@@ -394,7 +396,7 @@ asio::awaitable<bool> Load::connect(Conn& c, bool offer_session) {
         fail(e_handshake);
         co_return false;
     }
-    if (measuring_ && negotiated_.empty()) note_negotiated(c.ssl);
+    if (negotiated_.empty()) note_negotiated(c.ssl);
     count(c_.handshakes);
     if (offer_session) {
         if (SSL_session_reused(c.ssl)) count(c_.resumed);
@@ -412,6 +414,17 @@ void Load::note_negotiated(SSL* ssl) {
     negotiated_ = fmt::format(R"({{"protocol":"{}","cipher":"{}","group":"{}","alpn":"{}"}})",
                               SSL_get_version(ssl), SSL_get_cipher_name(ssl), gname ? gname : "",
                               std::string_view(reinterpret_cast<const char*>(alpn), alpn_len));
+}
+
+// ASCII case-insensitive equality (header names and tokens).
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+        if (x != y && (x | 0x20) != (y | 0x20)) return false;
+        if (x != y && !((x | 0x20) >= 'a' && (x | 0x20) <= 'z')) return false;
+    }
+    return true;
 }
 
 // Sends one request and reads its whole response (Content-Length framed);
@@ -448,15 +461,14 @@ asio::awaitable<bool> Load::exchange(Conn& c) {
         p = q;
         size_t colon = line.find(':');
         if (colon == std::string_view::npos) continue;
-        std::string name(line.substr(0, colon));
-        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return std::tolower(ch); });
+        std::string_view name = line.substr(0, colon);
         std::string_view value = line.substr(colon + 1);
         while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-        if (name == "content-length") {
+        if (iequals(name, "content-length")) {
             uint64_t v = 0;
             auto [e, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
             if (ec == std::errc{}) length = v;
-        } else if (name == "connection" && (value == "close" || value == "Close")) {
+        } else if (iequals(name, "connection") && iequals(value, "close")) {
             close = true;
         }
     }
@@ -535,6 +547,8 @@ asio::awaitable<void> Load::run() {
     const auto start = Clock::now();
     if (opt_.mode == Mode::resume && !co_await prime()) {
         fmt::print(stderr, "tls_load: the priming handshake gave no resumable session\n");
+        c_.errors[e_prime] = 1;
+        print(0, 0, std::nullopt);
         exit_code_ = 1;
         stopping_ = true;
         ioc_.stop();
@@ -586,7 +600,7 @@ void Load::print(double seconds, double client_cpu, std::optional<double> server
         "{{\"mode\":\"{}\",\"handshakes\":{},\"resumed\":{},\"requests\":{},\"errors\":{},"
         "\"seconds\":{:.3f},\"rate\":{:.1f},\"client_cpu_s\":{:.3f},\"server_cpu_s\":{},"
         "\"concurrency\":{},\"error_classes\":{{{}}},\"negotiated\":{}}}\n",
-        opt_.mode_name, c_.handshakes, c_.resumed, c_.requests, errors, seconds, double(events) / seconds, client_cpu,
+        opt_.mode_name, c_.handshakes, c_.resumed, c_.requests, errors, seconds, seconds > 0 ? double(events) / seconds : 0.0, client_cpu,
         server_cpu ? fmt::format("{:.3f}", *server_cpu) : "null", opt_.concurrency, classes,
         negotiated_.empty() ? "null" : negotiated_);
     std::fflush(stdout);
