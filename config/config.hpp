@@ -51,9 +51,48 @@ struct Address {
     std::string to_string() const;  // "host:port" or "[v6]:port"
 };
 
+// A file named in the config, resolved against the config file's
+// directory, with where it was named (for load errors).
+struct FileRef {
+    std::string path;
+    std::string key;  // e.g. "listeners[0].tls.certificates[1].cert_file"
+    Mark mark;
+    bool empty() const { return path.empty(); }
+};
+
+// Client-facing TLS of one listener (tls/server_context.hpp builds it).
+struct TlsCertificate {
+    FileRef cert_file;  // PEM: the leaf first, then its intermediates
+    FileRef key_file;
+};
+
+struct ListenerTls {
+    std::vector<TlsCertificate> certificates;  // the first is the default
+    bool tls13_only = false;                   // min_version "1.3" (Mozilla "modern")
+    FileRef client_ca_file;                    // set: clients present certificates (mTLS)
+    bool client_cert_required = true;          // client_cert: required | optional
+    std::string client_subject_header = "x-client-cert-subject";  // lower-case
+    Duration handshake_timeout{10000};
+    bool session_tickets = true;
+    Duration session_timeout{3600 * 1000};     // also the ticket key rotation period
+    Duration watch_interval{1000};             // 0: files are re-read on SIGHUP only
+    Mark mark;
+};
+
 struct Listener {
     std::string name;
     Address address;
+    std::optional<ListenerTls> tls;  // absent: plain HTTP
+    Mark mark;
+};
+
+// TLS from infergate to a pool's endpoints.
+struct UpstreamTls {
+    FileRef ca_file;           // empty: the system trust store
+    std::string server_name;   // SNI and the name verified; empty: the endpoint's host
+    FileRef cert_file;         // optional client certificate (mTLS to the model servers)
+    FileRef key_file;
+    bool insecure_skip_verify = false;
     Mark mark;
 };
 
@@ -174,6 +213,7 @@ struct Pool {
     Duration metrics_staleness{200};
     FailureMode failure_mode = FailureMode::fail_open;
     SchedulerConfig scheduler;
+    std::optional<UpstreamTls> tls;  // absent: plain HTTP to the endpoints
     Mark mark;
 };
 

@@ -72,6 +72,9 @@ std::vector<std::string> restart_required_changes(const Config& running, const C
         const Listener* old = find(a, l.name);
         if (!old) {
             out.push_back(fmt::format("listener '{}' added: restart required", l.name));
+        } else if (old->tls.has_value() != l.tls.has_value()) {
+            out.push_back(fmt::format("listener '{}' changed from {} to {}: restart required", l.name,
+                                      old->tls ? "TLS" : "plain HTTP", l.tls ? "TLS" : "plain HTTP"));
         } else if (old->address.to_string() != l.address.to_string()) {
             out.push_back(fmt::format("listener '{}' address changed from {} to {}: restart required", l.name,
                                       old->address.to_string(), l.address.to_string()));

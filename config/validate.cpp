@@ -12,7 +12,8 @@
 namespace infergate::config {
 namespace {
 
-void read_listeners(Diag& d, const Node& list, const std::string& path, std::vector<Listener>& out) {
+void read_listeners(Diag& d, const Node& list, const std::string& path, const std::string& base_dir,
+                    std::vector<Listener>& out) {
     if (!expect_list(d, list, path)) return;
     if (list.items.empty()) d.error(list.mark, fmt::format("{} must hold at least one listener", path));
     SeenNames seen;
@@ -28,6 +29,7 @@ void read_listeners(Diag& d, const Node& list, const std::string& path, std::vec
         }
         if (const Node* n = r.require("address"))
             if (auto a = read_address(d, *n, r.path("address"), true)) l.address = *a;
+        if (const Node* n = r.get("tls")) read_listener_tls(d, *n, r.path("tls"), base_dir, l.tls.emplace());
         r.finish();
         out.push_back(std::move(l));
     }
@@ -113,7 +115,7 @@ void read_config(Diag& d, const Node& root, const std::string& base_dir, Config&
     MapReader r(d, root, "");
     if (!r.ok()) return;
     read_opt(r, "workers", c.workers, [&d](const Node& n, const std::string& p) { return read_uint(d, n, p, 0, 1024); });
-    if (const Node* n = r.require("listeners")) read_listeners(d, *n, "listeners", c.listeners);
+    if (const Node* n = r.require("listeners")) read_listeners(d, *n, "listeners", base_dir, c.listeners);
     // Without an admin section the admin listener uses Envoy's habit: loopback 9901.
     c.admin.address = Address{"127.0.0.1", 9901};
     if (const Node* n = r.get("admin")) {

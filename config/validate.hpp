@@ -18,6 +18,13 @@ void read_routes(Diag& d, const Node& list, const std::string& path, std::vector
 void read_pools(Diag& d, const Node& list, const std::string& path, const std::string& base_dir,
                 std::vector<Pool>& out);                                                        // pools.cpp
 
+// `tls` of a listener and of a pool (tls.cpp). Relative file paths are
+// resolved against `base_dir`.
+void read_listener_tls(Diag& d, const Node& n, const std::string& path, const std::string& base_dir,
+                       ListenerTls& out);
+void read_upstream_tls(Diag& d, const Node& n, const std::string& path, const std::string& base_dir,
+                       UpstreamTls& out);
+
 // After the pools: rules reference them by name.
 void read_model_rewrites(Diag& d, const Node& list, const std::string& path, const std::vector<Pool>& pools,
                          std::vector<ModelRewrite>& out);  // model_rewrites.cpp

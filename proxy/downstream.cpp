@@ -1,6 +1,7 @@
 #include "proxy/downstream.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -24,24 +25,39 @@ using boost::system::error_code;
 // (head fields, body) so the buffer only ever holds unparsed bytes.
 static constexpr size_t kReadChunk = 16 * 1024;
 
-DownstreamConn::DownstreamConn(Worker& w, asio::ip::tcp::socket socket)
-    : w_(w), socket_(std::move(socket)), timer_(w.ioc()) {
+DownstreamConn::DownstreamConn(Worker& w, asio::ip::tcp::socket socket, std::shared_ptr<const tls::ServerTls> tls)
+    : w_(w), stream_(std::move(socket)), tls_(std::move(tls)), timer_(w.ioc()) {
     w_.add(this);
     error_code ec;
-    auto ep = socket_.remote_endpoint(ec);
+    auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) peer_ip_ = ep.address().to_string();
-    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    stream_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
 DownstreamConn::~DownstreamConn() { w_.remove(this); }
 
-void DownstreamConn::start() { park(); }
+void DownstreamConn::start() {
+    if (!tls_) {
+        park();
+        return;
+    }
+    SSL* ssl = tls_->new_ssl();
+    if (!ssl || !stream_.attach(ssl)) {
+        close();
+        return;
+    }
+    // Until the handshake is done the connection waits like a parked one,
+    // under the handshake deadline rather than the idle one.
+    parked_ = true;
+    arm(Phase::handshake, tls_->config().handshake_timeout);
+    stream_.socket().async_wait(asio::ip::tcp::socket::wait_read,
+                                [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
+}
 
 void DownstreamConn::close() {
     if (closed_) return;
     closed_ = true;
-    error_code ec;
-    socket_.close(ec);
+    stream_.close();
     timer_.cancel();
 }
 
@@ -55,15 +71,16 @@ asio::awaitable<void> DownstreamConn::lingering_close() {
     constexpr std::chrono::milliseconds kLingerTime{2000};
     constexpr size_t kLingerBytes = 256 * 1024;
     error_code ec;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-    if (!ec && !closed_) {
+    stream_.shutdown_send();
+    if (!closed_) {
         timed_out_ = false;
         arm(Phase::write, kLingerTime);
         char sink[4096];
         size_t total = 0;
         while (!timed_out_ && total < kLingerBytes) {
-            const size_t n = co_await socket_.async_read_some(asio::buffer(sink),
-                                                              asio::redirect_error(asio::use_awaitable, ec));
+            // Raw bytes: over TLS they are records nobody will decrypt.
+            const size_t n = co_await stream_.socket().async_read_some(asio::buffer(sink),
+                                                                       asio::redirect_error(asio::use_awaitable, ec));
             if (ec) break;  // EOF: the client closed too; or the deadline cancelled the read
             total += n;
         }
@@ -81,8 +98,14 @@ void DownstreamConn::park() {
     if (closed_) return;
     parked_ = true;
     arm(Phase::idle, w_.runtime()->config->timeouts.keepalive_idle);
-    socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                       [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
+    if (stream_.has_buffered()) {
+        // The next request is already inside OpenSSL: the socket may never
+        // become readable for it.
+        asio::post(w_.ioc(), [self = shared_from_this()] { self->on_readable({}); });
+        return;
+    }
+    stream_.socket().async_wait(asio::ip::tcp::socket::wait_read,
+                                [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
 }
 
 void DownstreamConn::on_readable(error_code ec) {
@@ -94,7 +117,8 @@ void DownstreamConn::on_readable(error_code ec) {
     // While draining, bytes that arrive still get their answer (with
     // Connection: close) rather than a reset.
     timed_out_ = false;
-    arm(Phase::header, w_.runtime()->config->timeouts.header_read);
+    // Before the handshake the handshake deadline stays armed.
+    if (!tls_ || handshake_done_) arm(Phase::header, w_.runtime()->config->timeouts.header_read);
     asio::co_spawn(w_.ioc(), serve(), [self = shared_from_this()](std::exception_ptr e) {
         // serve() handles every expected failure itself; an exception here
         // is a bug or an allocation failure and costs only this connection.
@@ -135,8 +159,8 @@ void DownstreamConn::on_timer(error_code ec, uint64_t gen) {
         return;
     }
     timed_out_ = true;
+    stream_.cancel();
     error_code ig;
-    socket_.cancel(ig);
     if (upstream_) upstream_->cancel(ig);
 }
 
@@ -144,8 +168,7 @@ void DownstreamConn::on_timer(error_code ec, uint64_t gen) {
 
 asio::awaitable<error_code> DownstreamConn::write(std::string_view data) {
     error_code ec;
-    co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
-                               asio::redirect_error(asio::use_awaitable, ec));
+    co_await stream_.write(data, ec);
     co_return ec;
 }
 
@@ -170,7 +193,44 @@ asio::awaitable<bool> DownstreamConn::respond(RequestCtx& rq, int status, std::s
 
 // --- reading requests -------------------------------------------------------
 
+asio::awaitable<bool> DownstreamConn::tls_handshake() {
+    error_code ec = co_await stream_.handshake();
+    if (timed_out_) ec = asio::error::timed_out;
+    if (ec) {
+        tls::Failure why = classify_tls_failure(ec, true);
+        w_.stats().count_tls_failure(why);
+        if (why == tls::Failure::http_on_tls_port) {
+            // As nginx does: the client speaks plain HTTP, so say so in
+            // plain HTTP, then close.
+            timed_out_ = false;
+            arm(Phase::write, w_.runtime()->config->timeouts.header_read);
+            std::string resp = error_response(400, "plain HTTP request sent to an HTTPS port", false);
+            error_code wec;
+            co_await asio::async_write(stream_.socket(), asio::buffer(resp),
+                                       asio::redirect_error(asio::use_awaitable, wec));
+            if (!wec) co_await lingering_close();
+        }
+        close();
+        co_return false;
+    }
+    handshake_done_ = true;
+    SSL* ssl = stream_.ssl();
+    w_.stats().count_tls_handshake(SSL_version(ssl) == TLS1_3_VERSION, SSL_session_reused(ssl) == 1);
+    const config::ListenerTls& c = tls_->config();
+    if (!c.client_ca_file.empty()) {
+        subject_header_ = c.client_subject_header;
+        X509* peer = SSL_get0_peer_certificate(ssl);
+        if (peer && SSL_get_verify_result(ssl) == X509_V_OK) client_subject_ = tls::subject_text(peer);
+    }
+    co_return true;
+}
+
 asio::awaitable<void> DownstreamConn::serve() {
+    if (tls_ && !handshake_done_) {
+        if (!co_await tls_handshake()) co_return;
+        timed_out_ = false;
+        arm(Phase::header, w_.runtime()->config->timeouts.header_read);
+    }
     std::shared_ptr<const Runtime> rt = w_.runtime();
     const config::Config& cfg = *rt->config;
     ParserLimits limits{cfg.limits.max_header_bytes, cfg.limits.max_headers,
@@ -184,8 +244,17 @@ asio::awaitable<void> DownstreamConn::serve() {
         while (!parser.message_complete() && !parser.failed()) {
             if (begin == end) {
                 error_code ec;
-                size_t n = co_await socket_.async_read_some(
-                    asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+                size_t n = co_await stream_.read_some(asio::buffer(buf), ec);
+                if (first_read_ && !ec && n > 0) {
+                    first_read_ = false;
+                    // A TLS ClientHello (a handshake record, 0x16) on a plain
+                    // listener: no HTTP answer could reach a TLS client.
+                    if (!tls_ && buf[0] == 0x16) {
+                        w_.stats().count_downstream_error("tls_on_plain_port");
+                        close();
+                        co_return;
+                    }
+                }
                 if (ec || timed_out_) {
                     if (timed_out_ && (phase_ == Phase::header || phase_ == Phase::body) &&
                         parser.started()) {
@@ -237,7 +306,7 @@ asio::awaitable<void> DownstreamConn::serve() {
         }
         parser.next_message();
         continue_sent = false;
-        if (begin == end) co_return;  // nothing pipelined: park
+        if (begin == end && !stream_.has_buffered()) co_return;  // nothing pipelined: park
         arm(Phase::header, cfg.timeouts.header_read);
     }
 }

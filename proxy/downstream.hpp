@@ -1,11 +1,16 @@
 // One client connection, from accept to close, on one worker.
 //
 // Memory: an idle keep-alive connection is parked: it holds its socket, one
-// timer and this object, but no read buffer and no coroutine frame. It
+// timer and this object (and, over TLS, its SSL object with buffers
+// released), but no read buffer and no coroutine frame. It
 // waits on socket.async_wait(wait_read); when bytes arrive, serve() runs
 // as a coroutine that owns the read buffer and the parser, answers every
 // request the bytes carry (pipelined ones in order), and returns, parking
-// the connection again.
+// the connection again. Over TLS it parks only when OpenSSL holds no
+// bytes already read (a pipelined request there would never wake it).
+//
+// TLS: the handshake runs at the start of the first serve(), under the
+// listener's handshake_timeout; the rest is the same code over Stream.
 //
 // Deadlines: one timer per connection enforces whichever deadline the
 // current phase has (header read, body read, idle, upstream connect,
@@ -26,7 +31,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "proxy/stream.hpp"
 #include "proxy/worker.hpp"
+#include "tls/server_context.hpp"
 
 namespace infergate::proxy {
 
@@ -37,7 +44,8 @@ struct UpstreamConn;
 
 class DownstreamConn : public std::enable_shared_from_this<DownstreamConn> {
 public:
-    DownstreamConn(Worker& w, boost::asio::ip::tcp::socket socket);
+    // `tls` null: a plain HTTP listener.
+    DownstreamConn(Worker& w, boost::asio::ip::tcp::socket socket, std::shared_ptr<const tls::ServerTls> tls);
     ~DownstreamConn();
     DownstreamConn(const DownstreamConn&) = delete;
     DownstreamConn& operator=(const DownstreamConn&) = delete;
@@ -49,7 +57,7 @@ public:
 
 private:
     enum class Phase {
-        idle, header, body, upstream_connect, upstream_header, stream, write
+        idle, handshake, header, body, upstream_connect, upstream_header, stream, write
     };
     using Clock = std::chrono::steady_clock;
 
@@ -67,14 +75,16 @@ private:
     void on_timer(boost::system::error_code ec, uint64_t gen);
 
     boost::asio::awaitable<void> serve();
+    // False: the handshake failed (counted, connection closed).
+    boost::asio::awaitable<bool> tls_handshake();
     // Answers one complete request; returns whether to keep the connection.
     boost::asio::awaitable<bool> handle(HttpParser& parser);
     boost::asio::awaitable<bool> forward(RequestCtx& rq, std::string& body);
     enum class Exchange { done_keep, done_close, retry_fresh, failed };
     boost::asio::awaitable<Exchange> exchange(RequestCtx& rq, UpstreamConn& uc,
                                               const std::string& head, const std::string& body);
-    boost::asio::awaitable<std::unique_ptr<UpstreamConn>> connect(RequestCtx& rq,
-                                                                  boost::system::error_code& ec);
+    boost::asio::awaitable<std::unique_ptr<UpstreamConn>> connect(RequestCtx& rq, boost::system::error_code& ec,
+                                                                  bool& tls_failed);
     boost::asio::awaitable<bool> respond(RequestCtx& rq, int status, std::string_view message,
                                          std::string_view extra_headers = {});
     boost::asio::awaitable<boost::system::error_code> write(std::string_view data);
@@ -88,7 +98,8 @@ private:
     void finish(RequestCtx& rq);
 
     Worker& w_;
-    boost::asio::ip::tcp::socket socket_;
+    Stream stream_;
+    std::shared_ptr<const tls::ServerTls> tls_;  // the listener's, as of accept
     boost::asio::steady_timer timer_;
     Clock::time_point deadline_{};
     Clock::time_point timer_expiry_{};
@@ -100,6 +111,10 @@ private:
     bool closed_ = false;
     bool watching_ = false;
     bool client_gone_ = false;
+    bool handshake_done_ = false;
+    bool first_read_ = true;
+    std::string_view subject_header_;  // mTLS: tls_'s client_subject_header
+    std::string client_subject_;       // mTLS: the verified client certificate's subject
     uint64_t watch_gen_ = 0;
     boost::asio::ip::tcp::socket* upstream_ = nullptr;  // active upstream, for cancellation
     std::string peer_ip_;

@@ -15,6 +15,7 @@
 
 #include "proxy/downstream.hpp"
 #include "proxy/http_codec.hpp"
+#include "proxy/log.hpp"
 #include "proxy/request_ctx.hpp"
 #include "proxy/responses.hpp"
 #include "proxy/usage_scan.hpp"
@@ -94,18 +95,19 @@ static bool ip_in(const std::string& ip, const std::vector<config::Cidr>& nets) 
 void DownstreamConn::watch_client() {
     watching_ = true;
     uint64_t gen = ++watch_gen_;
-    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
         if (gen != self->watch_gen_ || !self->watching_) return;
         self->watching_ = false;
         if (ec) return;
         char c;
-        ssize_t r = ::recv(self->socket_.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        ssize_t r = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
         if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
             self->client_gone_ = true;
             error_code ig;
             if (self->upstream_) self->upstream_->cancel(ig);
         }
-        // r > 0: a pipelined request; it waits its turn in the kernel.
+        // r > 0: a pipelined request (or, over TLS, any record); it waits
+        // its turn in the kernel.
     });
 }
 
@@ -114,7 +116,7 @@ void DownstreamConn::unwatch_client() {
     watching_ = false;
     ++watch_gen_;
     error_code ig;
-    socket_.cancel(ig);  // nothing else is pending on the socket here
+    stream_.socket().cancel(ig);  // nothing else is pending on the socket here
 }
 
 std::string DownstreamConn::upstream_head(RequestCtx& rq, size_t body_size) const {
@@ -130,6 +132,9 @@ std::string DownstreamConn::upstream_head(RequestCtx& rq, size_t body_size) cons
         if (is_hop_by_hop(n) || listed_in_connection(connection, n) || iequals(n, "content-length") ||
             iequals(n, "expect") || iequals(n, "x-forwarded-proto") || iequals(n, "x-request-id"))
             continue;
+        // On an mTLS listener the subject header is ours alone: whatever a
+        // client sent under that name is dropped, never forwarded.
+        if (!subject_header_.empty() && iequals(n, subject_header_)) continue;
         if (iequals(n, "x-forwarded-for")) {
             if (!xff) xff = h.value(i);
             continue;
@@ -142,7 +147,9 @@ std::string DownstreamConn::upstream_head(RequestCtx& rq, size_t body_size) cons
         out.append("X-Forwarded-For: ").append(*xff).append(", ").append(peer_ip_).append("\r\n");
     else
         out.append("X-Forwarded-For: ").append(peer_ip_).append("\r\n");
-    out.append("X-Forwarded-Proto: http\r\n");
+    out.append(stream_.is_tls() ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
+    if (!subject_header_.empty() && !client_subject_.empty())
+        out.append(subject_header_).append(": ").append(client_subject_).append("\r\n");
     out.append("X-Request-Id: ").append(rq.request_id).append("\r\n");
     if (body_size > 0 || h.method == HTTP_POST || h.method == HTTP_PUT)
         out.append("Content-Length: ").append(std::to_string(body_size)).append("\r\n");
@@ -150,35 +157,23 @@ std::string DownstreamConn::upstream_head(RequestCtx& rq, size_t body_size) cons
     return out;
 }
 
-asio::awaitable<std::unique_ptr<UpstreamConn>> DownstreamConn::connect(RequestCtx& rq,
-                                                                       error_code& ec) {
-    auto uc = std::make_unique<UpstreamConn>(w_.ioc());
+asio::awaitable<std::unique_ptr<UpstreamConn>> DownstreamConn::connect(RequestCtx& rq, error_code& ec,
+                                                                       bool& tls_failed) {
+    auto uc = std::make_unique<UpstreamConn>(w_.ioc(), w_.upstreams());
     uc->endpoint = rq.endpoint->id();
+    uc->tls = rq.pool->tls;
     const config::Address& a = rq.endpoint->config().address;
+    // The connect deadline covers the TLS handshake too.
     arm(Phase::upstream_connect, rq.runtime->config->timeouts.upstream_connect);
-    error_code aec;
-    auto addr = asio::ip::make_address(a.host, aec);
-    upstream_ = &uc->socket;
-    if (!aec) {
-        co_await uc->socket.async_connect(tcp::endpoint(addr, a.port),
-                                          asio::redirect_error(asio::use_awaitable, ec));
-    } else {
-        tcp::resolver resolver(w_.ioc());
-        auto results = co_await resolver.async_resolve(
-            a.host, std::to_string(a.port), asio::redirect_error(asio::use_awaitable, ec));
-        if (!ec)
-            co_await asio::async_connect(uc->socket, results,
-                                         asio::redirect_error(asio::use_awaitable, ec));
-    }
+    upstream_ = &uc->stream.socket();
+    SSL_SESSION* resume = uc->tls ? w_.upstreams().session(uc->endpoint, uc->tls.get()) : nullptr;
+    ec = co_await connect_upstream(uc->stream, a.host, a.port, uc->tls.get(), uc.get(), resume, tls_failed);
     upstream_ = nullptr;
     if (timed_out_) {
         ec = asio::error::timed_out;
         timed_out_ = false;
     }
-    if (!ec) {
-        error_code ig;
-        uc->socket.set_option(tcp::no_delay(true), ig);
-    }
+    if (!ec && uc->tls) w_.stats().count_upstream_tls(SSL_session_reused(uc->stream.ssl()) == 1);
     co_return uc;
 }
 
@@ -293,15 +288,22 @@ asio::awaitable<bool> DownstreamConn::forward(RequestCtx& rq, std::string& body)
         }
         in_flight.take(rq.endpoint->in_flight);
         std::string head = upstream_head(rq, body.size());
-        std::unique_ptr<UpstreamConn> uc = w_.upstreams().take(rq.endpoint->id());
+        std::unique_ptr<UpstreamConn> uc = w_.upstreams().take(rq.endpoint->id(), rq.pool->tls.get());
         for (int fresh = 0; fresh < 2; ++fresh) {
             if (!uc) {
                 error_code ec;
-                uc = co_await connect(rq, ec);
+                bool tls_failed = false;
+                uc = co_await connect(rq, ec, tls_failed);
                 if (ec) {
-                    w_.stats().count_upstream_error(rq.endpoint->id(), ec == asio::error::timed_out
-                                                                           ? "connect_timeout"
-                                                                           : "connect_failed");
+                    if (tls_failed && ec != asio::error::timed_out) {
+                        tls::Failure why = classify_tls_failure(ec, false);
+                        w_.stats().count_upstream_tls_failure(why);
+                        log_warn("TLS to {} failed: {} ({})", rq.endpoint->id(),
+                                 tls::kFailureNames[static_cast<size_t>(why)], ec.message());
+                    }
+                    w_.stats().count_upstream_error(rq.endpoint->id(), ec == asio::error::timed_out ? "connect_timeout"
+                                                                       : tls_failed               ? "tls_handshake_failed"
+                                                                                                  : "connect_failed");
                     rq.endpoint->down.store(true, std::memory_order_relaxed);
                     exclude = rq.endpoint;
                     connect_failed = true;
@@ -316,7 +318,7 @@ asio::awaitable<bool> DownstreamConn::forward(RequestCtx& rq, std::string& body)
                 uc.reset();
                 continue;
             }
-            if (uc->socket.is_open()) w_.upstreams().give_back(std::move(uc));
+            if (uc->stream.socket().is_open()) w_.upstreams().give_back(std::move(uc));
             co_return r == Exchange::done_keep;
         }
     }
@@ -330,13 +332,12 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
     const config::Config& cfg = *rq.runtime->config;
     error_code ec;
     arm(Phase::upstream_header, cfg.timeouts.upstream_response_header);
-    upstream_ = &uc.socket;
+    upstream_ = &uc.stream.socket();
     std::array<asio::const_buffer, 2> req{asio::buffer(head), asio::buffer(body)};
-    co_await asio::async_write(uc.socket, req, asio::redirect_error(asio::use_awaitable, ec));
+    co_await uc.stream.write(req, ec);
     if (ec) {
         upstream_ = nullptr;
-        error_code ig;
-        uc.socket.close(ig);
+        uc.stream.close();
         if (timed_out_) {
             timed_out_ = false;
             w_.stats().count_upstream_error(uc.endpoint, "response_timeout");
@@ -368,8 +369,7 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
     std::vector<std::string_view> tapped;
 
     for (;;) {
-        size_t n = co_await uc.socket.async_read_some(asio::buffer(buf),
-                                                      asio::redirect_error(asio::use_awaitable, ec));
+        size_t n = co_await uc.stream.read_some(asio::buffer(buf), ec);
         if (ec && ec != asio::error::eof) {
             // fallthrough to the failure handling below
         }
@@ -377,8 +377,7 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
         if (!ec) any_byte = true;
         if (ec && !(eof && head_sent)) {
             upstream_ = nullptr;
-            error_code ig;
-            uc.socket.close(ig);
+            uc.stream.close();
             bool was_timeout = timed_out_;
             timed_out_ = false;
             if (client_gone_) {
@@ -435,8 +434,7 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
             }
             if (rp.failed()) {
                 upstream_ = nullptr;
-                error_code ig;
-                uc.socket.close(ig);
+                uc.stream.close();
                 w_.stats().count_upstream_error(uc.endpoint, "bad_response");
                 if (!head_sent) {
                     bool keep = co_await respond(rq, 502, "upstream sent an invalid response");
@@ -518,14 +516,12 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
         }
         if (!out.empty()) {
             arm(Phase::stream, cfg.timeouts.stream_idle);
-            size_t bytes = co_await asio::async_write(socket_, out,
-                                                      asio::redirect_error(asio::use_awaitable, ec));
+            size_t bytes = co_await stream_.write(out, ec);
             rq.bytes_out += bytes;
             if (ec) {
                 // The client went away: drop the upstream request with it.
                 upstream_ = nullptr;
-                error_code ig;
-                uc.socket.close(ig);
+                uc.stream.close();
                 w_.stats().count_downstream_error(timed_out_ ? "write_timeout" : "client_disconnected");
                 rq.client_aborted = true;
                 finish(rq);
@@ -536,8 +532,7 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
         if (rp.message_complete()) {
             upstream_ = nullptr;
             if (!rp.head().keep_alive || eof) {
-                error_code ig;
-                uc.socket.close(ig);
+                uc.stream.close();
             }
             finish(rq);
             co_return keep_client ? Exchange::done_keep : Exchange::done_close;

@@ -108,11 +108,22 @@ RuntimeBuild build_runtime(std::shared_ptr<const config::Config> cfg, EndpointRe
         picker::BuildResult b = picker::build_scheduler(p.scheduler, &ctx);
         for (auto& e : b.errors) out.errors.push_back(std::move(e));
         for (auto& w : b.warnings) out.warnings.push_back(std::move(w));
+        std::shared_ptr<const tls::ClientTls> ctls;
+        if (p.tls) {
+            std::string err;
+            config::Mark where;
+            ctls = tls::ClientTls::build(*p.tls, err, where);
+            if (!ctls) out.errors.push_back({where, fmt::format("pool '{}': {}", p.name, err)});
+            else if (p.tls->insecure_skip_verify)
+                out.warnings.push_back({p.tls->mark, fmt::format("pool '{}': tls.insecure_skip_verify is true: "
+                                                                 "the endpoints' certificates are not verified",
+                                                                 p.name)});
+        }
         if (b.scheduler) {
             rt->pools.push_back({&p, std::make_unique<picker::PoolPicker>(
                                          p.name, std::move(eps), b.scheduler,
                                          p.metrics_staleness, p.failure_mode),
-                                     ModelRewriteTable(*cfg, p.name)});
+                                     ModelRewriteTable(*cfg, p.name), std::move(ctls)});
         }
     }
     if (!out.errors.empty()) return out;

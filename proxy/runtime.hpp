@@ -22,6 +22,7 @@
 #include "picker/scheduler.hpp"
 #include "proxy/model_rewrite.hpp"
 #include "proxy/model_labels.hpp"
+#include "tls/client_context.hpp"
 
 namespace infergate::proxy {
 
@@ -43,6 +44,7 @@ struct RuntimePool {
     const config::Pool* cfg;
     std::unique_ptr<picker::PoolPicker> picker;
     ModelRewriteTable rewrites;  // this pool's model_rewrites rules
+    std::shared_ptr<const tls::ClientTls> tls;  // null: plain HTTP to the endpoints
 };
 
 // A configured objective, resolved: `pool` indexes Runtime::pools, or is

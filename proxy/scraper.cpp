@@ -14,6 +14,9 @@
 
 #include "picker/prom_text.hpp"
 #include "proxy/http_codec.hpp"
+#include "proxy/log.hpp"
+#include "proxy/stream.hpp"
+#include "tls/client_context.hpp"
 
 namespace infergate::proxy {
 
@@ -22,14 +25,26 @@ using asio::ip::tcp;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
-struct Scraper::Target {
+struct Scraper::Target final : tls::SessionSink {
+    ~Target() {
+        if (session) SSL_SESSION_free(session);
+    }
+    // The scraper resumes its TLS sessions too: one per endpoint.
+    void on_new_session(SSL*, SSL_SESSION* s) override {
+        if (!SSL_SESSION_is_resumable(s)) return;
+        SSL_SESSION_up_ref(s);
+        if (session) SSL_SESSION_free(session);
+        session = s;
+    }
     std::shared_ptr<picker::EndpointState> ep;
     std::string path;
     config::Engine engine;
     std::chrono::milliseconds interval;
     std::chrono::milliseconds timeout;
     bool stopped = false;
-    std::shared_ptr<tcp::socket> sock;
+    std::shared_ptr<const tls::ClientTls> tls;  // null: plain HTTP
+    SSL_SESSION* session = nullptr;
+    std::shared_ptr<Stream> sock;
     std::unique_ptr<asio::steady_timer> timer;
     std::string settings_key;
 };
@@ -43,24 +58,16 @@ static asio::awaitable<error_code> scrape_once(Scraper::Target& t, std::string& 
     const config::Address& a = t.ep->config().address;
     // The watchdog closes the socket when the scrape overruns its time.
     asio::steady_timer watchdog(t.timer->get_executor());
-    if (!t.sock || !t.sock->is_open()) {
-        t.sock = std::make_shared<tcp::socket>(t.timer->get_executor());
+    if (!t.sock || !t.sock->socket().is_open()) {
+        t.sock = std::make_shared<Stream>(tcp::socket(t.timer->get_executor()));
         watchdog.expires_after(t.timeout);
         watchdog.async_wait([s = t.sock](error_code e) {
-            if (!e) s->close(e);
+            if (!e) s->close();
         });
-        auto addr = asio::ip::make_address(a.host, ec);
-        if (!ec) {
-            co_await t.sock->async_connect(tcp::endpoint(addr, a.port),
-                                           asio::redirect_error(asio::use_awaitable, ec));
-        } else {
-            tcp::resolver r(t.timer->get_executor());
-            auto results = co_await r.async_resolve(a.host, std::to_string(a.port),
-                                                    asio::redirect_error(asio::use_awaitable, ec));
-            if (!ec)
-                co_await asio::async_connect(*t.sock, results,
-                                             asio::redirect_error(asio::use_awaitable, ec));
-        }
+        bool tls_failed = false;
+        ec = co_await connect_upstream(*t.sock, a.host, a.port, t.tls.get(), &t, t.session, tls_failed);
+        if (tls_failed && ec && ec != asio::error::operation_aborted)
+            log_warn("scrape of {}: TLS handshake failed: {}", t.ep->id(), ec.message());
         watchdog.cancel();
         if (ec) {
             t.sock.reset();
@@ -69,17 +76,16 @@ static asio::awaitable<error_code> scrape_once(Scraper::Target& t, std::string& 
     }
     watchdog.expires_after(t.timeout);
     watchdog.async_wait([s = t.sock](error_code e) {
-        if (!e) s->close(e);
+        if (!e) s->close();
     });
     std::string req = fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nAccept: text/plain\r\nUser-Agent: infergate-scraper\r\n\r\n",
                                   t.path, t.ep->id());
-    co_await asio::async_write(*t.sock, asio::buffer(req), asio::redirect_error(asio::use_awaitable, ec));
+    co_await t.sock->write(req, ec);
     ParserLimits limits{64 * 1024, 100, 8 * 1024, kMaxMetricsBytes};
     HttpParser p(HttpParser::Kind::response, HttpParser::BodyMode::collect, limits);
     std::vector<char> buf(16 * 1024);
     while (!ec && !p.message_complete() && !p.failed()) {
-        size_t n = co_await t.sock->async_read_some(asio::buffer(buf),
-                                                    asio::redirect_error(asio::use_awaitable, ec));
+        size_t n = co_await t.sock->read_some(asio::buffer(buf), ec);
         if (ec == asio::error::eof) {
             p.finish();
             ec = p.message_complete() ? error_code{} : asio::error::eof;
@@ -90,8 +96,7 @@ static asio::awaitable<error_code> scrape_once(Scraper::Target& t, std::string& 
     watchdog.cancel();
     if (!ec && (p.failed() || p.head().status != 200)) ec = asio::error::fault;
     if (ec || !p.head().keep_alive) {
-        error_code ig;
-        t.sock->close(ig);
+        t.sock->close();
         t.sock.reset();
     }
     if (!ec) body = std::move(p.body());
@@ -124,10 +129,7 @@ static asio::awaitable<void> scrape_loop(std::shared_ptr<Scraper::Target> t) {
         error_code tec;
         co_await t->timer->async_wait(asio::redirect_error(asio::use_awaitable, tec));
     }
-    if (t->sock) {
-        error_code ig;
-        t->sock->close(ig);
-    }
+    if (t->sock) t->sock->close();
 }
 
 void Scraper::update(const Runtime& rt) {
@@ -135,9 +137,9 @@ void Scraper::update(const Runtime& rt) {
     for (const RuntimePool& p : rt.pools) {
         for (const auto& ep : p.picker->endpoints()) {
             std::string key = p.cfg->name + '\0' + ep->id();
-            std::string settings = fmt::format("{}|{}|{}|{}", static_cast<const void*>(ep.get()),
+            std::string settings = fmt::format("{}|{}|{}|{}|{}", static_cast<const void*>(ep.get()),
                                                p.cfg->metrics_path, static_cast<int>(p.cfg->engine),
-                                               p.cfg->scrape_interval.count());
+                                               p.cfg->scrape_interval.count(), static_cast<const void*>(p.tls.get()));
             auto it = targets_.find(key);
             if (it != targets_.end() && it->second->settings_key == settings) {
                 next[key] = it->second;
@@ -147,6 +149,7 @@ void Scraper::update(const Runtime& rt) {
             t->ep = ep;
             t->path = p.cfg->metrics_path;
             t->engine = p.cfg->engine;
+            t->tls = p.tls;
             t->interval = p.cfg->scrape_interval;
             // A scrape may take at most the staleness window: after that its
             // answer would be stale on arrival anyway.
@@ -162,10 +165,7 @@ void Scraper::update(const Runtime& rt) {
         if (it == next.end() || it->second != t) {
             t->stopped = true;
             t->timer->cancel();
-            if (t->sock) {
-                error_code ig;
-                t->sock->cancel(ig);
-            }
+            if (t->sock) t->sock->cancel();
         }
     }
     targets_ = std::move(next);
@@ -175,10 +175,7 @@ void Scraper::stop() {
     for (auto& [k, t] : targets_) {
         t->stopped = true;
         t->timer->cancel();
-        if (t->sock) {
-            error_code ig;
-            t->sock->close(ig);
-        }
+        if (t->sock) t->sock->close();
     }
     targets_.clear();
 }

@@ -31,6 +31,12 @@ std::vector<std::string> check_config(const std::string& path, std::vector<std::
     EndpointRegistry reg;
     RuntimeBuild b = build_runtime(lr.config, reg, 0);
     for (const auto& e : b.errors) out.push_back(e.to_string());
+    // Certificates load as they would at start (files, key match, expiry).
+    asio::io_context ioc;
+    std::vector<std::unique_ptr<Worker>> none;
+    TlsListeners tls(ioc, none);
+    std::vector<std::shared_ptr<const tls::ServerTls>> built;
+    for (auto& e : tls.build(*lr.config, built)) out.push_back(std::move(e));
     if (warnings)
         for (const auto& w : b.warnings) warnings->push_back(w.to_string());
     return out;
@@ -97,19 +103,26 @@ bool Server::start() {
         log_error("{}", err);
         return false;
     }
+    tls_ = std::make_unique<TlsListeners>(ioc_, workers_);
+    std::vector<std::shared_ptr<const tls::ServerTls>> tls_built;
+    if (auto errors = tls_->build(cfg, tls_built); !errors.empty()) {
+        for (const auto& e : errors) log_error("{}", e);
+        return false;
+    }
     unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i, shared_, runtime_));
 
     std::vector<std::pair<std::string, uint16_t>> bound;
     try {
-        for (const config::Listener& l : cfg.listeners) {
+        for (size_t li = 0; li < cfg.listeners.size(); ++li) {
+            const config::Listener& l = cfg.listeners[li];
             tcp::endpoint ep = resolve(l.address);
             // The first worker resolves port 0; the others share its port.
-            tcp::endpoint first = workers_[0]->listen(ep);
-            for (size_t i = 1; i < workers_.size(); ++i) workers_[i]->listen(first);
+            tcp::endpoint first = workers_[0]->listen(ep, tls_built[li]);
+            for (size_t i = 1; i < workers_.size(); ++i) workers_[i]->listen(first, tls_built[li]);
             bound.emplace_back(l.name, first.port());
-            log_info("listener '{}' on {}:{} ({} workers)", l.name, first.address().to_string(),
-                     first.port(), workers_.size());
+            log_info("listener '{}' on {}:{} ({}, {} workers)", l.name, first.address().to_string(),
+                     first.port(), l.tls ? "TLS" : "plain HTTP", workers_.size());
         }
         tcp::endpoint aep = resolve(cfg.admin.address);
         admin_ = std::make_unique<tcp::acceptor>(ioc_);
@@ -123,6 +136,7 @@ bool Server::start() {
         return false;
     }
 
+    tls_->adopt(cfg, std::move(tls_built), false);
     scraper_ = std::make_unique<Scraper>(ioc_);
     scraper_->update(*runtime_);
     for (auto& w : workers_) w->start();
@@ -205,6 +219,13 @@ void Server::reload() {
         reload_failed_->Increment();
         return;
     }
+    std::vector<std::shared_ptr<const tls::ServerTls>> tls_built;
+    if (auto errors = tls_->build(*lr.config, tls_built); !errors.empty()) {
+        for (const auto& e : errors) log_error("{}", e);
+        log_error("reload refused: the running config and certificates stay");
+        reload_failed_->Increment();
+        return;
+    }
     if (lr.config->access_log.path != runtime_->config->access_log.path) {
         std::string err;
         if (!shared_.access_log.open(lr.config->access_log.path, err)) {
@@ -217,6 +238,7 @@ void Server::reload() {
     ++generation_;
     runtime_ = b.runtime;
     for (auto& w : workers_) w->publish(runtime_);
+    tls_->adopt(*runtime_->config, std::move(tls_built), true);
     scraper_->update(*runtime_);
     reload_ok_->Increment();
     log_info("config reloaded (generation {})", generation_);
@@ -247,6 +269,7 @@ void Server::finish() {
     drain_timer_.cancel();
     signals_.cancel();
     if (scraper_) scraper_->stop();
+    if (tls_) tls_->stop();
     if (admin_) {
         error_code ig;
         admin_->close(ig);

@@ -20,6 +20,7 @@
 
 #include "proxy/runtime.hpp"
 #include "proxy/scraper.hpp"
+#include "proxy/tls_listeners.hpp"
 #include "proxy/worker.hpp"
 
 namespace infergate::proxy {
@@ -42,6 +43,7 @@ public:
     const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
     bool draining() const { return draining_; }
     prometheus::Registry& registry() { return *registry_; }
+    const TlsListeners* tls_listeners() const { return tls_.get(); }
 
 private:
     bool start();
@@ -64,6 +66,7 @@ private:
     uint64_t generation_ = 0;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<Scraper> scraper_;
+    std::unique_ptr<TlsListeners> tls_;
     bool draining_ = false;
     int drained_ = 0;
     int exit_code_ = 0;

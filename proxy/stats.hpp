@@ -29,6 +29,8 @@
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
+#include "tls/failure.hpp"
+
 namespace infergate::proxy {
 
 class ModelLabels;
@@ -159,6 +161,22 @@ public:
     uint64_t gie_slow_lookups() const { return gie_slow_lookups_; }
     // Sheddable requests answered 429 because their pool was saturated.
     std::atomic<uint64_t> requests_shed{0};
+
+    // TLS, client side: handshakes by version (0: 1.2, 1: 1.3) and
+    // resumption, failures by reason; upstream: handshakes by resumption
+    // and failures. Relaxed atomics, summed over workers at scrape.
+    void count_tls_handshake(bool tls13, bool resumed) {
+        tls_handshakes[tls13 ? 1 : 0][resumed ? 1 : 0].fetch_add(1, std::memory_order_relaxed);
+    }
+    void count_tls_failure(tls::Failure why) { tls_failures[static_cast<size_t>(why)].fetch_add(1, std::memory_order_relaxed); }
+    void count_upstream_tls(bool resumed) { upstream_tls_handshakes[resumed ? 1 : 0].fetch_add(1, std::memory_order_relaxed); }
+    void count_upstream_tls_failure(tls::Failure why) {
+        upstream_tls_failures[static_cast<size_t>(why)].fetch_add(1, std::memory_order_relaxed);
+    }
+    std::array<std::array<std::atomic<uint64_t>, 2>, 2> tls_handshakes{};
+    std::array<std::atomic<uint64_t>, static_cast<size_t>(tls::Failure::count_)> tls_failures{};
+    std::array<std::atomic<uint64_t>, 2> upstream_tls_handshakes{};
+    std::array<std::atomic<uint64_t>, static_cast<size_t>(tls::Failure::count_)> upstream_tls_failures{};
 
     // Copies for the scrape.
     std::map<RequestKey, uint64_t> requests() const;

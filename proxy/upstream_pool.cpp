@@ -6,24 +6,33 @@
 
 namespace infergate::proxy {
 
+void UpstreamConn::on_new_session(SSL*, SSL_SESSION* session) { pool.save_session(endpoint, tls, session); }
+
 UpstreamPool::UpstreamPool(boost::asio::io_context& ioc) : ioc_(ioc), sweep_timer_(ioc) {}
 
-// True if the peer has not closed the connection and sent nothing.
-static bool still_open(boost::asio::ip::tcp::socket& s) {
-    char c;
-    ssize_t r = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+UpstreamPool::~UpstreamPool() {
+    idle_.clear();
+    for (auto& [k, s] : sessions_) SSL_SESSION_free(s.session);
+}
+
+// True if the peer has not closed the connection and sent nothing (a TLS
+// connection also holds no unread record: an alert or a late ticket makes
+// it unusable for a new exchange).
+static bool still_open(UpstreamConn& c) {
+    char ch;
+    ssize_t r = ::recv(c.stream.socket().native_handle(), &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) && !c.stream.has_buffered();
     return false;  // 0: closed; >0: unsolicited bytes, unusable
 }
 
-std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& endpoint) {
+std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& endpoint, const tls::ClientTls* tls) {
     auto it = idle_.find(endpoint);
     if (it == idle_.end()) return nullptr;
     auto& v = it->second;
     while (!v.empty()) {
         std::unique_ptr<UpstreamConn> c = std::move(v.back());
         v.pop_back();
-        if (still_open(c->socket)) {
+        if (c->tls.get() == tls && still_open(*c)) {
             c->reused = true;
             return c;
         }
@@ -32,9 +41,25 @@ std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& endpoint) {
 }
 
 void UpstreamPool::give_back(std::unique_ptr<UpstreamConn> conn) {
-    if (stopped_ || !conn->socket.is_open()) return;
+    if (stopped_ || !conn->stream.socket().is_open()) return;
     conn->idle_since = std::chrono::steady_clock::now();
     idle_[conn->endpoint].push_back(std::move(conn));
+}
+
+SSL_SESSION* UpstreamPool::session(const std::string& endpoint, const tls::ClientTls* tls) const {
+    auto it = sessions_.find(endpoint);
+    if (it == sessions_.end() || it->second.tls.get() != tls) return nullptr;
+    return it->second.session;
+}
+
+void UpstreamPool::save_session(const std::string& endpoint, std::shared_ptr<const tls::ClientTls> tls,
+                                SSL_SESSION* s) {
+    if (stopped_ || !SSL_SESSION_is_resumable(s)) return;
+    SSL_SESSION_up_ref(s);
+    Saved& slot = sessions_[endpoint];
+    if (slot.session) SSL_SESSION_free(slot.session);
+    slot.session = s;
+    slot.tls = std::move(tls);
 }
 
 void UpstreamPool::start_sweeping() {

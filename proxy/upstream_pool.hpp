@@ -1,4 +1,5 @@
-// Per-worker keep-alive connections to model-server endpoints.
+// Per-worker keep-alive connections to model-server endpoints, plain or
+// TLS, and the last TLS session of each endpoint for resumption.
 //
 // Owned and used by one worker only (no locking). An idle connection holds
 // no buffer and no pending operation: when it is taken, a non-blocking
@@ -6,6 +7,9 @@
 // longer than the pool's idle timeout (default 4 s, below vLLM's 5 s) are
 // closed by a periodic sweep, so we never reuse one the server is about
 // to drop.
+//
+// A pooled connection is only reused under the same TLS client context it
+// was opened with (a reload that changes a pool's `tls` starts afresh).
 #pragma once
 
 #include <chrono>
@@ -18,12 +22,21 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "proxy/stream.hpp"
+#include "tls/client_context.hpp"
+
 namespace infergate::proxy {
 
-struct UpstreamConn {
-    explicit UpstreamConn(boost::asio::io_context& ioc) : socket(ioc) {}
-    boost::asio::ip::tcp::socket socket;
+class UpstreamPool;
+
+struct UpstreamConn final : tls::SessionSink {
+    UpstreamConn(boost::asio::io_context& ioc, UpstreamPool& pool) : stream(boost::asio::ip::tcp::socket(ioc)), pool(pool) {}
+    void on_new_session(SSL* ssl, SSL_SESSION* session) override;
+
+    Stream stream;
+    UpstreamPool& pool;
     std::string endpoint;  // EndpointState::id()
+    std::shared_ptr<const tls::ClientTls> tls;  // null: plain TCP
     std::chrono::steady_clock::time_point idle_since;
     bool reused = false;   // taken from the pool (may have been closed by the peer)
 };
@@ -31,14 +44,20 @@ struct UpstreamConn {
 class UpstreamPool {
 public:
     explicit UpstreamPool(boost::asio::io_context& ioc);
+    ~UpstreamPool();
 
-    // A live idle connection to `endpoint`, or null.
-    std::unique_ptr<UpstreamConn> take(const std::string& endpoint);
+    // A live idle connection to `endpoint` speaking `tls` (null: plain), or null.
+    std::unique_ptr<UpstreamConn> take(const std::string& endpoint, const tls::ClientTls* tls);
     void give_back(std::unique_ptr<UpstreamConn> conn);
     void set_idle_timeout(std::chrono::milliseconds t) { idle_timeout_ = t; }
     void start_sweeping();
     void close_all();
     size_t idle_count() const;
+
+    // The last TLS session `endpoint` gave under `tls` (null: none); the
+    // pool keeps its reference.
+    SSL_SESSION* session(const std::string& endpoint, const tls::ClientTls* tls) const;
+    void save_session(const std::string& endpoint, std::shared_ptr<const tls::ClientTls> tls, SSL_SESSION* s);
 
 private:
     void sweep();
@@ -46,6 +65,11 @@ private:
     boost::asio::steady_timer sweep_timer_;
     std::chrono::milliseconds idle_timeout_{4000};
     std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
+    struct Saved {
+        std::shared_ptr<const tls::ClientTls> tls;
+        SSL_SESSION* session = nullptr;
+    };
+    std::unordered_map<std::string, Saved> sessions_;
     bool stopped_ = false;
 };
 

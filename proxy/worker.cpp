@@ -27,7 +27,7 @@ Worker::Worker(size_t index, Shared& shared, std::shared_ptr<const Runtime> runt
 
 Worker::~Worker() { join(); }
 
-tcp::endpoint Worker::listen(const tcp::endpoint& ep) {
+tcp::endpoint Worker::listen(const tcp::endpoint& ep, std::shared_ptr<const tls::ServerTls> tls) {
     auto acc = std::make_unique<tcp::acceptor>(ioc_);
     acc->open(ep.protocol());
     acc->set_option(asio::socket_base::reuse_address(true));
@@ -40,12 +40,15 @@ tcp::endpoint Worker::listen(const tcp::endpoint& ep) {
     acc->bind(ep);
     acc->listen(asio::socket_base::max_listen_connections);
     tcp::endpoint bound = acc->local_endpoint();
-    acceptors_.push_back(std::move(acc));
+    auto l = std::make_unique<Listener>();
+    l->acceptor = std::move(acc);
+    l->tls = std::move(tls);
+    listeners_.push_back(std::move(l));
     return bound;
 }
 
 void Worker::start() {
-    for (auto& acc : acceptors_) accept_loop(*acc);
+    for (auto& l : listeners_) accept_loop(*l);
     upstreams_.start_sweeping();
     thread_ = std::thread([this] {
         // A handler that throws is a bug; it must not take the worker down
@@ -65,8 +68,9 @@ void Worker::join() {
     if (thread_.joinable()) thread_.join();
 }
 
-void Worker::accept_loop(tcp::acceptor& acc) {
-    acc.async_accept([this, &acc](error_code ec, tcp::socket sock) {
+void Worker::accept_loop(Listener& l) {
+    tcp::acceptor& acc = *l.acceptor;
+    acc.async_accept([this, &l, &acc](error_code ec, tcp::socket sock) {
         if (ec == asio::error::operation_aborted || !acc.is_open()) return;
         if (ec) {
             // Out of descriptors or buffers: accepting again at once would
@@ -74,13 +78,20 @@ void Worker::accept_loop(tcp::acceptor& acc) {
             // already open keep being served meanwhile.
             stats_.count_downstream_error("accept_failed");
             auto t = std::make_shared<asio::steady_timer>(ioc_, std::chrono::milliseconds(50));
-            t->async_wait([this, &acc, t](error_code) {
-                if (acc.is_open()) accept_loop(acc);
+            t->async_wait([this, &l, &acc, t](error_code) {
+                if (acc.is_open()) accept_loop(l);
             });
             return;
         }
         stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
-        if (conns_.size() >= runtime_->config->limits.max_connections_per_worker) {
+        if (conns_.size() >= runtime_->config->limits.max_connections_per_worker && l.tls) {
+            // Over the cap on a TLS listener: a plain-text 503 would be
+            // noise to a TLS client, and a handshake is what the cap
+            // saves; close at once.
+            stats_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+            error_code ig;
+            sock.close(ig);
+        } else if (conns_.size() >= runtime_->config->limits.max_connections_per_worker) {
             // Over the cap: answer 503 and close rather than queue.
             stats_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
             auto s = std::make_shared<tcp::socket>(std::move(sock));
@@ -92,9 +103,9 @@ void Worker::accept_loop(tcp::acceptor& acc) {
                 s->close(ig);
             });
         } else {
-            std::make_shared<DownstreamConn>(*this, std::move(sock))->start();
+            std::make_shared<DownstreamConn>(*this, std::move(sock), l.tls)->start();
         }
-        accept_loop(acc);
+        accept_loop(l);
     });
 }
 
@@ -105,13 +116,19 @@ void Worker::publish(std::shared_ptr<const Runtime> rt) {
     });
 }
 
+void Worker::publish_tls(size_t index, std::shared_ptr<const tls::ServerTls> tls) {
+    asio::post(ioc_, [this, index, tls = std::move(tls)]() mutable {
+        if (index < listeners_.size() && listeners_[index]->tls) listeners_[index]->tls = std::move(tls);
+    });
+}
+
 void Worker::drain(std::function<void()> on_drained) {
     asio::post(ioc_, [this, cb = std::move(on_drained)]() mutable {
         draining_ = true;
         on_drained_ = std::move(cb);
-        for (auto& acc : acceptors_) {
+        for (auto& l : listeners_) {
             error_code ig;
-            acc->close(ig);
+            l->acceptor->close(ig);
         }
         // Copy: closing may remove connections from the set.
         std::vector<DownstreamConn*> now(conns_.begin(), conns_.end());

@@ -23,6 +23,7 @@
 #include "proxy/runtime.hpp"
 #include "proxy/stats.hpp"
 #include "proxy/upstream_pool.hpp"
+#include "tls/server_context.hpp"
 
 namespace infergate::proxy {
 
@@ -41,13 +42,19 @@ public:
     ~Worker();
 
     // Opens a listening socket on `ep` with SO_REUSEPORT; returns the
-    // bound endpoint (port 0 resolved). Called before start().
-    boost::asio::ip::tcp::endpoint listen(const boost::asio::ip::tcp::endpoint& ep);
+    // bound endpoint (port 0 resolved). Listeners are numbered in the
+    // order they are opened; `tls` null means plain HTTP. Called before
+    // start().
+    boost::asio::ip::tcp::endpoint listen(const boost::asio::ip::tcp::endpoint& ep,
+                                          std::shared_ptr<const tls::ServerTls> tls);
     void start();
     void join();
 
     // Thread-safe: posted to this worker.
     void publish(std::shared_ptr<const Runtime> rt);
+    // Thread-safe: listener `index`'s connections accepted from now on use
+    // `tls` (a certificate reload); open ones keep theirs.
+    void publish_tls(size_t index, std::shared_ptr<const tls::ServerTls> tls);
     // Thread-safe: stop accepting, close idle connections, let active ones
     // finish; `on_drained` runs (on this worker) once none is left.
     void drain(std::function<void()> on_drained);
@@ -69,13 +76,17 @@ public:
     uint64_t next_request_seq() { return ++request_seq_; }
 
 private:
-    void accept_loop(boost::asio::ip::tcp::acceptor& acc);
+    struct Listener {
+        std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+        std::shared_ptr<const tls::ServerTls> tls;
+    };
+    void accept_loop(Listener& l);
     void check_drained();
 
     size_t index_;
     Shared& shared_;
     boost::asio::io_context ioc_{1};
-    std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+    std::vector<std::unique_ptr<Listener>> listeners_;
     std::shared_ptr<const Runtime> runtime_;
     UpstreamPool upstreams_{ioc_};
     WorkerStats stats_;

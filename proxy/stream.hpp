@@ -1,0 +1,90 @@
+// One connection's byte stream, plain TCP or TLS, behind one interface, so
+// that the HTTP code (downstream.cpp, forward.cpp, scraper.cpp) exists
+// once for both.
+//
+// TLS runs OpenSSL directly on the socket's descriptor (non-blocking, as
+// HAProxy and nginx do) rather than through Asio's ssl::stream and its
+// memory BIOs: records go straight between the kernel and OpenSSL, with
+// no extra copy. When OpenSSL wants bytes or room it reports WANT_READ /
+// WANT_WRITE and the coroutine waits for readiness on the socket; the
+// connection's deadline timer cancels that wait like any other.
+//
+// Writes over TLS gather small buffers (a chunk header, an SSE event)
+// into one record instead of one record each.
+//
+// Not thread-safe: one connection, one worker.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <openssl/ssl.h>
+
+#include "tls/failure.hpp"
+
+namespace infergate::tls {
+class ClientTls;
+class SessionSink;
+}
+
+namespace infergate::proxy {
+
+class Stream {
+public:
+    explicit Stream(boost::asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
+    ~Stream();
+    Stream(const Stream&) = delete;
+    Stream& operator=(const Stream&) = delete;
+
+    boost::asio::ip::tcp::socket& socket() { return socket_; }
+    bool is_tls() const { return ssl_ != nullptr; }
+    SSL* ssl() const { return ssl_; }
+    // Takes ownership of `ssl` (already in accept or connect state) and
+    // binds it to the socket. False if the socket cannot be non-blocking.
+    bool attach(SSL* ssl);
+
+    // TLS: runs the handshake. Plain: nothing.
+    boost::asio::awaitable<boost::system::error_code> handshake();
+    // Reads what is available (at least one byte) into `buf`; eof as
+    // asio::error::eof.
+    boost::asio::awaitable<size_t> read_some(boost::asio::mutable_buffer buf, boost::system::error_code& ec);
+    // Writes every byte of `bufs`; returns how many were written.
+    boost::asio::awaitable<size_t> write(std::span<const boost::asio::const_buffer> bufs,
+                                         boost::system::error_code& ec);
+    boost::asio::awaitable<size_t> write(std::string_view data, boost::system::error_code& ec);
+
+    // TLS: whether OpenSSL holds bytes already read from the socket
+    // (decrypted or not). A connection must not wait on the socket for a
+    // request that is already here.
+    bool has_buffered() const;
+    // Sends close_notify (TLS, best effort, never waits), then FIN.
+    void shutdown_send();
+    void cancel();
+    void close();
+
+private:
+    boost::asio::awaitable<boost::system::error_code> wait_for(int ssl_error);
+    boost::asio::awaitable<size_t> write_tls(const void* data, size_t size, boost::system::error_code& ec);
+
+    boost::asio::ip::tcp::socket socket_;
+    SSL* ssl_ = nullptr;
+    std::string gather_;  // TLS: small buffers joined into one record
+};
+
+// Connects `s` to host:port (resolving a name; the first address that
+// answers wins) and, with `tls`, runs the client handshake, resuming
+// `session` when given. `tls_failed` tells a failed handshake from a
+// failed connect. The caller's deadline cancels it through s.cancel().
+boost::asio::awaitable<boost::system::error_code> connect_upstream(Stream& s, const std::string& host, uint16_t port,
+                                                                   const tls::ClientTls* tls, tls::SessionSink* sink,
+                                                                   SSL_SESSION* session, bool& tls_failed);
+
+// Classifies a handshake error returned by Stream::handshake().
+tls::Failure classify_tls_failure(const boost::system::error_code& ec, bool server);
+
+}  // namespace infergate::proxy
