@@ -7,10 +7,14 @@
 # answering GET /v1/models locally with the same JSON.
 #
 #   bench/scripts/tls_bench.sh [--quick] [--runs N] [--duration S]
-#       [--concurrency N] [--servers "nginx infergate"] [--no-tls12] [--keep]
+#       [--concurrency N] [--servers "nginx infergate"] [--no-tls12]
+#       [--cases "full:1.3 resume:1.2 ..."] [--perf DIR] [--keep]
 #   BUILD=dir: the meson build directory (default build); the script builds
 #   infergate, infergate-sim and tls_load in it.
 #   BENCH_NICE=n: scheduling weight of the run (default -19; 0: unchanged).
+#   --perf DIR: after the measured runs, one more run per case and server
+#   under `perf record -g -p <server>` (not counted in the table); the
+#   recordings and their reports (by shared object, by symbol) go to DIR.
 #
 # Method. Each server runs pinned to core 0, the loader (bench/tls/tls_load)
 # to core 1; only one server is loaded at a time (the other sits idle).
@@ -52,7 +56,7 @@ if [ -z "${TLS_BENCH_INNER:-}" ]; then
     exit $status
 fi
 
-runs=3 duration=5 warmup=1 concurrency=64 tls12=1 keep=0
+runs=3 duration=5 warmup=1 concurrency=64 tls12=1 keep=0 cases= perf_dir=
 servers="nginx infergate"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -62,8 +66,10 @@ while [ $# -gt 0 ]; do
         --concurrency) concurrency=$2; shift ;;
         --servers) servers=$2; shift ;;
         --no-tls12) tls12=0 ;;
+        --cases) cases=$2; shift ;;
+        --perf) perf_dir=$2; shift ;;
         --keep) keep=1 ;;
-        -h|--help) sed -n '2,33p' "$self"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$self"; exit 0 ;;
         *) echo "tls_bench: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -75,10 +81,18 @@ awk -v d="$duration" 'BEGIN { exit !(d + 0 > 0 && d + 0 <= 60) }' ||
 for s in $servers; do
     case $s in nginx|infergate) ;; *) echo "tls_bench: unknown server $s" >&2; exit 2 ;; esac
 done
+if [ -z "$cases" ]; then
+    cases="full:1.3 resume:1.3 keepalive:1.3"
+    [ $tls12 = 1 ] && cases="$cases full:1.2 resume:1.2"
+fi
+for c in $cases; do
+    case $c in full:1.[23]|resume:1.[23]|keepalive:1.[23]) ;; *) echo "tls_bench: unknown case $c" >&2; exit 2 ;; esac
+done
 has() { [[ " $servers " == *" $1 "* ]]; }
 
 BUILD=${BUILD:-build}
 [ "$(nproc)" -ge 2 ] || { echo "tls_bench: needs two cores (server on 0, loader on 1)" >&2; exit 1; }
+[ -z "$perf_dir" ] || command -v perf >/dev/null || { echo "tls_bench: --perf needs perf" >&2; exit 1; }
 for tool in openssl nginx taskset curl python3; do
     command -v $tool >/dev/null || { echo "tls_bench: $tool not found" >&2; exit 1; }
 done
@@ -124,6 +138,18 @@ wait_for() {
     echo "tls_bench: timed out waiting for $what" >&2
     return 1
 }
+# wait_ready WHAT PID FILE LOG: waits for PID's ready file; if PID exits
+# first, shows the end of its LOG.
+wait_ready() {
+    local what=$1 pid=$2 file=$3 log=$4
+    ready_or_gone() { test -s "$file" || ! kill -0 "$pid" 2>/dev/null; }
+    wait_for "$what (log: $log)" ready_or_gone
+    if ! test -s "$file"; then
+        echo "tls_bench: $what exited:" >&2
+        tail -5 "$log" >&2
+        return 1
+    fi
+}
 # ready_port FILE KEY...: the value at that path in a ready file's JSON.
 ready_port() {
     python3 -c 'import json, sys
@@ -138,6 +164,11 @@ https_get() {  # PORT PATH: prints the body; the server is verified as bench.tes
 
 ciphers=ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305
 groups=X25519:prime256v1:secp384r1
+# infergate's TLS 1.3 suite order (tls/server_context.hpp); nginx is given
+# it, one ticket per full handshake and OpenSSL's built-in session cache
+# (20480 sessions) as infergate sets them, so both run the same OpenSSL
+# configuration and differ only in the code around it.
+tls13_suites=TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
 
 # RSA-2048 CA and server certificate (SAN DNS:bench.test, IP:127.0.0.1,
 # 90 days: under the 397-day ceiling) in $tmp.
@@ -162,7 +193,7 @@ make_certs() (
 start_infergate() {
     taskset -c 1 "$sim_bin" --port 0 --ready-file "$tmp/sim.json" --name bench-sim >"$tmp/sim.log" 2>&1 &
     pids+=($!)
-    wait_for "infergate-sim" test -s "$tmp/sim.json"
+    wait_ready infergate-sim $! "$tmp/sim.json" "$tmp/sim.log"
     local sim_port
     sim_port=$(ready_port "$tmp/sim.json" port)
     cat >"$tmp/infergate.yaml" <<YAML
@@ -176,7 +207,7 @@ listeners:
           key_file: $tmp/server.key
       min_version: "1.2"
       session_tickets: true
-      session_timeout: 1h
+      session_timeout: 3600s
 admin:
   address: 127.0.0.1:0
 access_log:
@@ -198,7 +229,7 @@ YAML
         >"$tmp/infergate.log" 2>&1 &
     infergate_pid=$!
     pids+=($infergate_pid)
-    wait_for "infergate (log: $tmp/infergate.log)" test -s "$tmp/infergate.json"
+    wait_ready infergate $infergate_pid "$tmp/infergate.json" "$tmp/infergate.log"
     infergate_port=$(ready_port "$tmp/infergate.json" listeners https)
     models_json=$(https_get "$infergate_port" /v1/models)
 }
@@ -238,6 +269,9 @@ http {
         ssl_prefer_server_ciphers on;
         ssl_session_tickets on;
         ssl_session_timeout 1h;
+        ssl_session_cache builtin:20480;
+        ssl_conf_command Ciphersuites $tls13_suites;
+        ssl_conf_command NumTickets 1;
         location = /v1/models {
             default_type application/json;
             return 200 '$models_json';
@@ -276,14 +310,18 @@ for s in $servers; do
 done
 
 # --- runs ---------------------------------------------------------------------
+load() {  # SERVER MODE TLS: one tls_load run against SERVER; prints its JSON line
+    taskset -c 1 "$load_bin" --mode "$2" --tls-max "$3" --port "$(server_port "$1")" \
+        --sni bench.test --cafile "$tmp/ca.crt" --path /v1/models \
+        --concurrency "$concurrency" --duration "$duration" --warmup "$warmup" \
+        --server-pid "$(server_pid "$1")"
+}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p bench/results
 out=bench/results/tls-$stamp
 raw=$out.jsonl
 : >"$raw"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-cases="full:1.3 resume:1.3 keepalive:1.3"
-[ $tls12 = 1 ] && cases="$cases full:1.2 resume:1.2"
 total=$(( $(wc -w <<<"$cases") * runs * $(wc -w <<<"$servers") ))
 i=0
 for c in $cases; do
@@ -296,10 +334,7 @@ for c in $cases; do
             printf '\rtls_bench: run %d/%d (%s TLS %s, %s)          ' $i $total "$mode" "$tls" "$s" >&2
             # A loader that ends without a JSON line (watchdog, bad option) stops
             # the bench; one that reports a failure (resume priming) is recorded.
-            line=$(taskset -c 1 "$load_bin" --mode "$mode" --tls-max "$tls" --port "$(server_port "$s")" \
-                --sni bench.test --cafile "$tmp/ca.crt" --path /v1/models \
-                --concurrency "$concurrency" --duration "$duration" --warmup "$warmup" \
-                --server-pid "$(server_pid "$s")") || true
+            line=$(load "$s" "$mode" "$tls") || true
             if [[ $line != "{"* ]]; then
                 echo >&2
                 echo "tls_bench: tls_load gave no result ($s, $mode, TLS $tls)" >&2
@@ -312,6 +347,28 @@ done
 echo >&2
 pressure=$(sed -n 's/^some //p' /proc/pressure/cpu 2>/dev/null || true)
 
+# --- profiles (not part of the table) ------------------------------------------
+if [ -n "$perf_dir" ]; then
+    mkdir -p "$perf_dir"
+    for c in $cases; do
+        mode=${c%:*} tls=${c#*:}
+        for s in $servers; do
+            echo "tls_bench: profiling $s, $mode TLS $tls" >&2
+            rec=$perf_dir/$s-$mode-$tls
+            perf record -q -g -p "$(server_pid "$s")" -o "$rec.data" >/dev/null 2>&1 &
+            perf_pid=$!
+            load "$s" "$mode" "$tls" >"$rec.json" || true
+            kill -INT $perf_pid 2>/dev/null || true
+            wait $perf_pid || true
+            perf report -i "$rec.data" --no-children --sort dso --stdio -g none 2>/dev/null |
+                grep -v '^#' | grep -v '^$' | head -15 >"$rec.dso.txt" || true
+            perf report -i "$rec.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+                grep -v '^#' | grep -v '^$' | head -60 >"$rec.sym.txt" || true
+        done
+    done
+    echo "tls_bench: profiles in $perf_dir" >&2
+fi
+
 # --- report -------------------------------------------------------------------
 buildtype=$(python3 -c 'import json, sys
 print(next(o["value"] for o in json.load(open(sys.argv[1])) if o["name"] == "buildtype"))' \
@@ -319,7 +376,7 @@ print(next(o["value"] for o in json.load(open(sys.argv[1])) if o["name"] == "bui
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || commit="$commit (with uncommitted changes)"
 export TB_STAMP=$stamp TB_SERVERS=$servers TB_RUNS=$runs TB_DURATION=$duration TB_WARMUP=$warmup \
-    TB_CONCURRENCY=$concurrency TB_CIPHERS=$ciphers TB_GROUPS=$groups TB_NICE=$nice_note \
+    TB_CONCURRENCY=$concurrency TB_CIPHERS=$ciphers TB_SUITES=$tls13_suites TB_GROUPS=$groups TB_NICE=$nice_note \
     TB_LOAD=$load_before TB_PRESSURE=${pressure:-unavailable} TB_IDLE="${idle_ms[*]}" TB_NPROC=$(nproc) \
     TB_CPU=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo) TB_KERNEL=$(uname -r) \
     TB_OPENSSL=$(openssl version) TB_NGINX=$(nginx -v 2>&1 | sed 's/^nginx version: //') \

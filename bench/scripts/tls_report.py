@@ -89,8 +89,9 @@ def main():
                 if med(x["scpu"]) is not None and med(base["scpu"]):
                     cratio = med(x["scpu"]) / med(base["scpu"])
             runs = "/".join(f"{v:.0f}" for v in x["rate"])
+            spread = f" ({min(x['scpu']):.0f}–{max(x['scpu']):.0f})" if len(x["scpu"]) > 1 else ""
             out.append(f"| {mode} | {tls} | {s} | {med(x['rate']):.0f} {UNIT[mode]} | {runs} | {fmt(ratio, '.2f')} "
-                       f"| {fmt(med(x['scpu']), '.1f')} | {fmt(cratio, '.2f')} | {fmt(med(x['sbusy']), '.2f')} "
+                       f"| {fmt(med(x['scpu']), '.1f')}{spread} | {fmt(cratio, '.2f')} | {fmt(med(x['sbusy']), '.2f')} "
                        f"| {fmt(med(x['ccpu']), '.1f')} | {fmt(med(x['cbusy']), '.2f')} | {x['errors']} |")
             if x["errors"]:
                 notes.append(f"{s} {mode} TLS {tls}: {x['errors']} errors over all runs {json.dumps(x['classes'])}")
@@ -108,7 +109,7 @@ def main():
     out += ["",
             "ratio: infergate's median rate / nginx's (target ≥ 0.95). server CPU µs/op: the server's utime+stime over "
             "the measured interval (/proc/PID/stat; nginx: its worker, infergate: the process) / operations completed "
-            "in it — handshakes, resumed handshakes or requests (target: infergate ≤ nginx). busy: CPU s / wall s "
+            "in it — handshakes, resumed handshakes or requests (target: infergate ≤ nginx), median (min–max). busy: CPU s / wall s "
             "(1.00: the process used its whole core). runs: each run's rate.", ""]
     if notes:
         out += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
@@ -126,8 +127,10 @@ def main():
             f"- {env('TB_RUNS')} runs per mode and server, {env('TB_DURATION')} s measured after {env('TB_WARMUP')} s "
             f"warm-up, {env('TB_CONCURRENCY')} connections in flight",
             "- RSA-2048 certificate (SAN DNS:bench.test, IP:127.0.0.1) verified by the loader; TLS 1.2+1.3, "
-            f"TLS 1.2 ciphers {env('TB_CIPHERS')}, groups {env('TB_GROUPS')}, server preference, session tickets "
-            "(1 h), ALPN http/1.1; the loader offers OpenSSL's default client list; access logs off",
+            f"TLS 1.2 ciphers {env('TB_CIPHERS')}, TLS 1.3 suites {env('TB_SUITES')}, groups {env('TB_GROUPS')}, "
+            "server preference, session tickets (1 h, one per TLS 1.3 full handshake), OpenSSL's built-in session "
+            "cache (20480), ALPN http/1.1 (nginx configured as infergate configures OpenSSL); the loader offers "
+            "OpenSSL's default client lists; access logs off",
             f"- idle server CPU, ms per s: {env('TB_IDLE')}",
             f"- scheduling: {env('TB_NICE')}; load average before: {env('TB_LOAD')}; "
             f"CPU pressure after (some): {env('TB_PRESSURE')}"]
