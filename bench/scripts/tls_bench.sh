@@ -18,7 +18,7 @@
 #
 # Method. Each server runs pinned to core 0, the loader (bench/tls/tls_load)
 # to core 1; only one server is loaded at a time (the other sits idle).
-# Every case (mode, TLS version) x server is run --runs times (default 3),
+# Every case (mode, TLS version) x server is run --runs times (default 5),
 # the server order alternating between runs; medians are reported. The
 # loader snapshots utime+stime of the server (/proc/PID/stat; nginx: its one
 # worker; infergate: the whole process, all threads) and its own rusage at
@@ -56,7 +56,7 @@ if [ -z "${TLS_BENCH_INNER:-}" ]; then
     exit $status
 fi
 
-runs=3 duration=5 warmup=1 concurrency=64 tls12=1 keep=0 cases= perf_dir=
+runs=5 duration=3 warmup=0.5 concurrency=64 tls12=1 keep=0 cases= perf_dir=
 servers="nginx infergate"
 while [ $# -gt 0 ]; do
     case $1 in
