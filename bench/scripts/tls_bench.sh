@@ -18,8 +18,10 @@
 #
 # Method. Each server runs pinned to core 0, the loader (bench/tls/tls_load)
 # to core 1; only one server is loaded at a time (the other sits idle).
-# Every case (mode, TLS version) x server is run --runs times (default 5),
-# the server order alternating between runs; medians are reported. The
+# Every case (mode, TLS version) x server is run --runs times (default 8,
+# of 2 s: many short runs track the machine's changing load better than a
+# few long ones), the server order alternating between runs; medians are
+# reported, and infergate/nginx ratios are taken run by run (paired). The
 # loader snapshots utime+stime of the server (/proc/PID/stat; nginx: its one
 # worker; infergate: the whole process, all threads) and its own rusage at
 # the start and end of the measured interval, after a warm-up; CPU per
@@ -56,7 +58,7 @@ if [ -z "${TLS_BENCH_INNER:-}" ]; then
     exit $status
 fi
 
-runs=5 duration=3 warmup=0.5 concurrency=64 tls12=1 keep=0 cases= perf_dir=
+runs=8 duration=2 warmup=0.5 concurrency=64 tls12=1 keep=0 cases= perf_dir=
 servers="nginx infergate"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -322,6 +324,9 @@ out=bench/results/tls-$stamp
 raw=$out.jsonl
 : >"$raw"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+# CPU time of the whole machine (all fields) and its steal part, cores 0-1
+cpu_times() { awk '$1 == "cpu0" || $1 == "cpu1" { for (i = 2; i <= NF; i++) t += $i; s += $9 } END { print t, s }' /proc/stat; }
+read -r total0 steal0 < <(cpu_times)
 total=$(( $(wc -w <<<"$cases") * runs * $(wc -w <<<"$servers") ))
 i=0
 for c in $cases; do
@@ -346,6 +351,8 @@ for c in $cases; do
 done
 echo >&2
 pressure=$(sed -n 's/^some //p' /proc/pressure/cpu 2>/dev/null || true)
+read -r total1 steal1 < <(cpu_times)
+steal_pct=$(awk -v t=$((total1 - total0)) -v s=$((steal1 - steal0)) 'BEGIN { printf "%.1f", t ? 100 * s / t : 0 }')
 
 # --- profiles (not part of the table) ------------------------------------------
 if [ -n "$perf_dir" ]; then
@@ -377,7 +384,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || commit="$commit (with uncommitted changes)"
 export TB_STAMP=$stamp TB_SERVERS=$servers TB_RUNS=$runs TB_DURATION=$duration TB_WARMUP=$warmup \
     TB_CONCURRENCY=$concurrency TB_CIPHERS=$ciphers TB_SUITES=$tls13_suites TB_GROUPS=$groups TB_NICE=$nice_note \
-    TB_LOAD=$load_before TB_PRESSURE=${pressure:-unavailable} TB_IDLE="${idle_ms[*]}" TB_NPROC=$(nproc) \
+    TB_LOAD=$load_before TB_PRESSURE=${pressure:-unavailable} TB_STEAL=$steal_pct TB_IDLE="${idle_ms[*]}" TB_NPROC=$(nproc) \
     TB_CPU=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo) TB_KERNEL=$(uname -r) \
     TB_OPENSSL=$(openssl version) TB_NGINX=$(nginx -v 2>&1 | sed 's/^nginx version: //') \
     TB_COMMIT=$commit TB_BUILD="$BUILD ($buildtype)"
