@@ -263,7 +263,7 @@ private:
     asio::awaitable<bool> connect(Conn& c, bool offer_session);
     asio::awaitable<bool> drive(Conn& c, int (*op)(SSL*, void*, int), void* buf, int len, int& out);
     asio::awaitable<bool> exchange(Conn& c);
-    asio::awaitable<bool> prime();
+    asio::awaitable<std::string> prime();
     void note_negotiated(SSL* ssl);
     void count(uint64_t& n) {
         if (measuring_) ++n;
@@ -494,11 +494,11 @@ asio::awaitable<bool> Load::exchange(Conn& c) {
 
 // Resume mode: one full handshake whose session every later connection
 // offers. TLS 1.3 sends tickets after the handshake, so read (no request
-// sent) until the new-session callback has fired.
-asio::awaitable<bool> Load::prime() {
+// sent) until the new-session callback has fired. Returns "" or why not.
+asio::awaitable<std::string> Load::prime() {
     Conn c(ioc_);
     auto [ec] = co_await c.sock.async_connect(ep_, kAwait);
-    if (ec) co_return false;
+    if (ec) co_return "connect: " + ec.message();
     c.sock.native_non_blocking(true, ec);
     c.ssl = SSL_new(ctx_);
     SSL_set_fd(c.ssl, c.sock.native_handle());
@@ -511,19 +511,26 @@ asio::awaitable<bool> Load::prime() {
     }
     SSL_set_connect_state(c.ssl);
     int n = 0;
-    if (!co_await drive(c, op_handshake, nullptr, 0, n)) co_return false;
+    if (!co_await drive(c, op_handshake, nullptr, 0, n))
+        co_return fmt::format("handshake failed (verify: {})", X509_verify_cert_error_string(SSL_get_verify_result(c.ssl)));
+    std::string why = "no ticket";
     char b[256];
     for (int i = 0; i < 64 && !session_; ++i) {  // bounded: tickets come in the first records
         ERR_clear_error();
         int r = SSL_read(c.ssl, b, sizeof b);
         if (r > 0) continue;
-        if (SSL_get_error(c.ssl, r) != SSL_ERROR_WANT_READ) break;
+        int e = SSL_get_error(c.ssl, r);
+        if (e != SSL_ERROR_WANT_READ) {
+            why = fmt::format("no ticket before SSL_read failed (SSL error {}, errno {}, {})", e, errno,
+                              ERR_reason_error_string(ERR_peek_error()) ? ERR_reason_error_string(ERR_peek_error()) : "-");
+            break;
+        }
         if (session_) break;
         auto [wec] = co_await c.sock.async_wait(tcp::socket::wait_read, kAwait);
         if (wec || stopping_) break;
     }
     SSL_shutdown(c.ssl);
-    co_return session_ != nullptr;
+    co_return session_ ? "" : fmt::format("{} {}", SSL_get_version(c.ssl), why);
 }
 
 // One connection slot, until the run stops.
@@ -545,8 +552,10 @@ asio::awaitable<void> Load::slot() {
 asio::awaitable<void> Load::run() {
     asio::steady_timer timer(ioc_);
     const auto start = Clock::now();
-    if (opt_.mode == Mode::resume && !co_await prime()) {
-        fmt::print(stderr, "tls_load: the priming handshake gave no resumable session\n");
+    std::string why;
+    if (opt_.mode == Mode::resume) why = co_await prime();
+    if (!why.empty()) {
+        fmt::print(stderr, "tls_load: the priming handshake gave no resumable session: {}\n", why);
         c_.errors[e_prime] = 1;
         print(0, 0, std::nullopt);
         exit_code_ = 1;
