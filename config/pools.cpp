@@ -92,6 +92,7 @@ Pool read_pool(Diag& d, const Node& item, const std::string& path, const std::st
         read_scheduler(d, *n, r.path("scheduler"), base_dir, item.mark.file, p.scheduler);
     if (const Node* n = r.get("ignore_unsupported_plugins"))
         if (auto v = read_bool(d, *n, r.path("ignore_unsupported_plugins"))) p.scheduler.ignore_unsupported = *v;
+    if (const Node* n = r.get("tls")) read_upstream_tls(d, *n, r.path("tls"), base_dir, p.tls.emplace());
     r.finish();
     return p;
 }

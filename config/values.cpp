@@ -68,7 +68,7 @@ std::optional<Duration> parse_duration(std::string_view text, std::string& why) 
     size_t n = 0;
     while (n < t.size() && t[n] >= '0' && t[n] <= '9') ++n;
     if (n == t.size()) {
-        why = fmt::format("duration '{}' needs a unit: ms, s or m (e.g. '{}ms' or '{}s')", t, t, t);
+        why = fmt::format("duration '{}' needs a unit: ms, s, m or h (e.g. '{}ms' or '{}s')", t, t, t);
         return std::nullopt;
     }
     if (n == 0) {
@@ -80,8 +80,9 @@ std::optional<Duration> parse_duration(std::string_view text, std::string& why) 
     if (unit == "ms") scale = 1;
     else if (unit == "s") scale = 1000;
     else if (unit == "m") scale = 60 * 1000;
+    else if (unit == "h") scale = 3600 * 1000;
     else {
-        why = fmt::format("duration '{}' has unknown unit '{}'; use ms, s or m (integers only)", t, unit);
+        why = fmt::format("duration '{}' has unknown unit '{}'; use ms, s, m or h (integers only)", t, unit);
         return std::nullopt;
     }
     auto count = parse_uint(text.substr(0, n));

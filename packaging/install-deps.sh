@@ -22,7 +22,7 @@ PACKAGES="
   prometheus-cpp-dev
   libbenchmark-dev
   curl python3 procps
-  wrk nginx-light haproxy gnuplot-nox openssl
+  wrk nginx-light haproxy gnuplot-nox openssl testssl.sh
 "
 
 missing=""

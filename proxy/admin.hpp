@@ -21,6 +21,8 @@ std::string render_metrics(Server& server);
 
 // Appends the Gateway API Inference Extension's families (metrics_gie.cpp).
 void append_gie_metrics(Server& server, std::vector<prometheus::MetricFamily>& out);
+// TLS handshakes, failures and certificate expiry (metrics_tls.cpp).
+void append_tls_metrics(Server& server, std::vector<prometheus::MetricFamily>& out);
 
 // JSON: every endpoint with its last metrics, their age, in-flight count
 // and last score.

@@ -1,4 +1,5 @@
 // infergate: an LLM-aware HTTP reverse proxy with a built-in endpoint picker.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -32,6 +33,10 @@ access log file.
 }  // namespace
 
 int main(int argc, char** argv) {
+    // OpenSSL writes to sockets with write(2), not send(MSG_NOSIGNAL): a
+    // peer that has gone must cost one connection an EPIPE, not the
+    // process a SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
     infergate::proxy::ServerOptions opts;
     std::string check;
     for (int i = 1; i < argc; ++i) {

@@ -181,6 +181,7 @@ std::string render_metrics(Server& server) {
     }
     for (auto* f : {&q, &r, &kv, &inf, &up, &age}) out.push_back(std::move(*f));
     append_gie_metrics(server, out);
+    append_tls_metrics(server, out);
 
     std::ostringstream os;
     prometheus::TextSerializer().Serialize(os, out);

@@ -25,7 +25,25 @@ using asio::ip::tcp;
 static constexpr size_t kRecord = 16 * 1024;
 
 Stream::~Stream() {
-    if (ssl_) SSL_free(ssl_);
+    if (!ssl_) return;
+    end_tls();
+    SSL_free(ssl_);
+}
+
+// Marks the TLS session as cleanly ended before the SSL object goes:
+// OpenSSL invalidates the session of a connection freed without a
+// shutdown, and that session may be the one this worker resumes the next
+// upstream connection with (or the server's cached one). Sends
+// close_notify when the socket takes it now; never waits. Not after a
+// fatal error, where OpenSSL forbids a shutdown.
+void Stream::end_tls() {
+    if (!ssl_ || tls_ended_) return;
+    tls_ended_ = true;
+    if (fatal_ || !SSL_is_init_finished(ssl_)) return;
+    ERR_clear_error();
+    if (!socket_.is_open()) SSL_set_quiet_shutdown(ssl_, 1);
+    SSL_shutdown(ssl_);
+    ERR_clear_error();
 }
 
 bool Stream::attach(SSL* ssl) {
@@ -44,7 +62,8 @@ bool Stream::attach(SSL* ssl) {
 // packed code in Asio's ssl category), errno for a socket error, eof for
 // a closed connection. Clears the queue: it is per thread and shared by
 // every connection of this worker.
-static error_code ssl_failure(int ssl_error) {
+error_code Stream::ssl_failure(int ssl_error) {
+    if (ssl_error == SSL_ERROR_SSL || ssl_error == SSL_ERROR_SYSCALL) fatal_ = true;
     error_code ec;
     if (ssl_error == SSL_ERROR_ZERO_RETURN) {
         ec = asio::error::eof;
@@ -161,14 +180,10 @@ asio::awaitable<size_t> Stream::write(std::string_view data, error_code& ec) {
 bool Stream::has_buffered() const { return ssl_ && (SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_) == 1); }
 
 void Stream::shutdown_send() {
-    if (ssl_) {
-        // close_notify if it fits in the socket buffer now; a peer that
-        // misses it sees a plain FIN, which SSL_OP_IGNORE_UNEXPECTED_EOF
-        // clients accept.
-        ERR_clear_error();
-        SSL_shutdown(ssl_);
-        ERR_clear_error();
-    }
+    // close_notify if it fits in the socket buffer now; a peer that
+    // misses it sees a plain FIN, which SSL_OP_IGNORE_UNEXPECTED_EOF
+    // clients accept.
+    end_tls();
     error_code ig;
     socket_.shutdown(tcp::socket::shutdown_send, ig);
 }
@@ -179,6 +194,7 @@ void Stream::cancel() {
 }
 
 void Stream::close() {
+    end_tls();
     error_code ig;
     socket_.close(ig);
 }

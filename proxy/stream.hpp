@@ -69,10 +69,14 @@ public:
 
 private:
     boost::asio::awaitable<boost::system::error_code> wait_for(int ssl_error);
+    boost::system::error_code ssl_failure(int ssl_error);
+    void end_tls();
     boost::asio::awaitable<size_t> write_tls(const void* data, size_t size, boost::system::error_code& ec);
 
     boost::asio::ip::tcp::socket socket_;
     SSL* ssl_ = nullptr;
+    bool fatal_ = false;      // a fatal TLS error: no close_notify
+    bool tls_ended_ = false;  // shutdown done (or not to be done)
     std::string gather_;  // TLS: small buffers joined into one record
 };
 

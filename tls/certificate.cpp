@@ -5,6 +5,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <openssl/bio.h>
+#include <openssl/x509err.h>
 #include <openssl/x509v3.h>
 
 #include "tls/openssl_util.hpp"
@@ -63,8 +64,14 @@ std::string load_certificate(SSL_CTX* ctx, const std::string& cert_file, const s
     ERR_clear_error();
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1)
         return fmt::format("cannot load certificate chain '{}': {}", cert_file, take_errors());
-    if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+        // OpenSSL checks the pair as it loads the key.
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+            ERR_clear_error();
+            return fmt::format("private key '{}' does not match certificate '{}'", key_file, cert_file);
+        }
         return fmt::format("cannot load private key '{}': {}", key_file, take_errors());
+    }
     if (SSL_CTX_check_private_key(ctx) != 1) {
         ERR_clear_error();
         return fmt::format("private key '{}' does not match certificate '{}'", key_file, cert_file);

@@ -2,6 +2,11 @@
 // stream SSE events as tokens are produced or answer once at the end.
 // While waiting, the socket is watched so a client that disconnects
 // aborts its request (freeing its batch slot and KV blocks) at once.
+// Over TLS the watch works on the TCP socket under the TLS layer: a FIN
+// or reset is seen the same way; any bytes (the next request, or a
+// close_notify alert) count as "pipelined" and end the watch, so a TLS
+// client that closes cleanly while its request waits is noticed at the
+// next write instead of at once.
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -20,10 +25,10 @@ namespace {
 
 // Arms a one-shot wait_read on the socket; when it fires, the coroutine
 // is woken and peeks at the socket (see wait_progress).
-void watch_peer(beast::tcp_stream& stream, const std::shared_ptr<RequestStream>& s) {
+void watch_peer(beast::tcp_stream& tcp, const std::shared_ptr<RequestStream>& s) {
     if (s->watching || s->pipelined) return;
     s->watching = true;
-    stream.socket().async_wait(net::ip::tcp::socket::wait_read,
+    tcp.socket().async_wait(net::ip::tcp::socket::wait_read,
                                [s](boost::system::error_code ec) {
                                    s->watching = false;
                                    if (ec) return;
@@ -32,21 +37,20 @@ void watch_peer(beast::tcp_stream& stream, const std::shared_ptr<RequestStream>&
                                });
 }
 
-void unwatch_peer(beast::tcp_stream& stream, const RequestStream& s) {
+void unwatch_peer(beast::tcp_stream& tcp, const RequestStream& s) {
     boost::system::error_code ignored;
-    if (s.watching) stream.socket().cancel(ignored);
+    if (s.watching) tcp.socket().cancel(ignored);
 }
 
 // Waits until the driver reports progress or the peer does something.
 // Returns false if the peer is gone (EOF or error).
-net::awaitable<bool> wait_progress(beast::tcp_stream& stream,
-                                   const std::shared_ptr<RequestStream>& s) {
-    watch_peer(stream, s);
+net::awaitable<bool> wait_progress(beast::tcp_stream& tcp, const std::shared_ptr<RequestStream>& s) {
+    watch_peer(tcp, s);
     co_await s->wake.async_wait(use_nothrow);  // cancelled = woken
     if (!s->peer_readable) co_return true;
     s->peer_readable = false;
     char byte = 0;
-    const ssize_t n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const ssize_t n = ::recv(tcp.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n > 0) {
         s->pipelined = true;  // the next request is already here; read it later
         co_return true;
@@ -60,7 +64,8 @@ std::string token_text(std::uint64_t seed, RequestId id, std::uint32_t from, std
     return text;
 }
 
-net::awaitable<bool> stream_response(ServerState& st, beast::tcp_stream& stream,
+template <class Stream>
+net::awaitable<bool> stream_response(ServerState& st, Stream& stream,
                                      const std::shared_ptr<RequestStream>& s,
                                      const ResponseMeta& meta, const CompletionRequest& creq,
                                      Usage usage, bool keep_alive, bool chunked) {
@@ -73,7 +78,7 @@ net::awaitable<bool> stream_response(ServerState& st, beast::tcp_stream& stream,
     res.keep_alive(keep_alive);
     res.chunked(chunked);
     http::response_serializer<http::empty_body> sr{res};
-    stream.expires_after(kWriteTimeout);
+    tcp_layer(stream).expires_after(kWriteTimeout);
     if (auto [ec, n] = co_await http::async_write_header(stream, sr, use_nothrow); ec) co_return false;
 
     const std::uint32_t per_event = st.cfg.tokens_per_event;
@@ -96,7 +101,7 @@ net::awaitable<bool> stream_response(ServerState& st, beast::tcp_stream& stream,
             batch += kDoneEvent;
         }
         if (!batch.empty()) {
-            stream.expires_after(kWriteTimeout);
+            tcp_layer(stream).expires_after(kWriteTimeout);
             auto [ec, n] = chunked
                 ? co_await net::async_write(stream, http::make_chunk(net::buffer(batch)), use_nothrow)
                 : co_await net::async_write(stream, net::buffer(batch), use_nothrow);
@@ -107,22 +112,23 @@ net::awaitable<bool> stream_response(ServerState& st, beast::tcp_stream& stream,
             continue;
         }
         // Nothing ready and no suspension since the check: safe to wait.
-        if (!co_await wait_progress(stream, s)) co_return false;
+        if (!co_await wait_progress(tcp_layer(stream), s)) co_return false;
     }
-    unwatch_peer(stream, *s);
+    unwatch_peer(tcp_layer(stream), *s);
     if (!chunked) co_return false;
-    stream.expires_after(kWriteTimeout);
+    tcp_layer(stream).expires_after(kWriteTimeout);
     auto [ec, n] = co_await net::async_write(stream, http::make_chunk_last(), use_nothrow);
     co_return !ec && keep_alive;
 }
 
-net::awaitable<bool> whole_response(ServerState& st, beast::tcp_stream& stream,
+template <class Stream>
+net::awaitable<bool> whole_response(ServerState& st, Stream& stream,
                                     const std::shared_ptr<RequestStream>& s,
                                     const ResponseMeta& meta, Usage usage, bool keep_alive) {
     while (!s->finished) {
-        if (!co_await wait_progress(stream, s)) co_return false;
+        if (!co_await wait_progress(tcp_layer(stream), s)) co_return false;
     }
-    unwatch_peer(stream, *s);
+    unwatch_peer(tcp_layer(stream), *s);
     const std::string text = token_text(st.cfg.engine.seed, s->id, 0, s->tokens_ready);
     co_return co_await send_response(st, stream, http::status::ok, "application/json",
                                      completion_body(meta, text, usage), keep_alive);
@@ -143,8 +149,8 @@ std::string too_long_message(const EngineConfig& e, std::uint32_t prompt, std::u
 
 }  // namespace
 
-net::awaitable<bool> handle_completion(ServerState& st, beast::tcp_stream& stream,
-                                       HttpRequest& req, Api api) {
+template <class Stream>
+net::awaitable<bool> handle_completion(ServerState& st, Stream& stream, HttpRequest& req, Api api) {
     ++st.completion_requests;
     const bool keep_alive = req.keep_alive();
     if (st.response_header_ms > 0) {
@@ -195,8 +201,11 @@ net::awaitable<bool> handle_completion(ServerState& st, beast::tcp_stream& strea
                                   : co_await whole_response(st, stream, s, meta, usage, keep_alive);
     // A failed write or a vanished client leaves the request unfinished.
     if (!s->finished) st.driver.abort(s->id);
-    unwatch_peer(stream, *s);
+    unwatch_peer(tcp_layer(stream), *s);
     co_return keep;
 }
+
+template net::awaitable<bool> handle_completion(ServerState&, PlainStream&, HttpRequest&, Api);
+template net::awaitable<bool> handle_completion(ServerState&, TlsStream&, HttpRequest&, Api);
 
 }  // namespace infergate::sim

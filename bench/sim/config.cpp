@@ -71,6 +71,10 @@ std::string usage() {
         "  --chars-per-token N            tokenizer: characters per token (default {})\n"
         "  --default-max-tokens N         max_tokens when the request has none (default {})\n"
         "  --tokens-per-event N           tokens per SSE event (default {})\n"
+        "  --tls-cert FILE                serve HTTPS with this PEM certificate (chain) file\n"
+        "  --tls-key FILE                 PEM private key of --tls-cert\n"
+        "  --tls-client-ca FILE           require client certificates verified against\n"
+        "                                 this PEM CA file (needs --tls-cert)\n"
         "  --help                         print this text\n",
         d.host, d.port, e.models.front(), e.max_loras, e.max_num_seqs, e.max_num_batched_tokens,
         e.block_size, e.kv_blocks, e.max_model_len, e.step_base_us, e.prefill_us_per_token,
@@ -133,6 +137,9 @@ ParseOutcome parse_args(int argc, char** argv, Config& out, std::string& message
         else if (flag == "--chars-per-token") ok = parse_u32(value, 1, e.chars_per_token);
         else if (flag == "--default-max-tokens") ok = parse_u32(value, 1, out.default_max_tokens);
         else if (flag == "--tokens-per-event") ok = parse_u32(value, 1, out.tokens_per_event);
+        else if (flag == "--tls-cert") ok = !(out.tls_cert = value).empty();
+        else if (flag == "--tls-key") ok = !(out.tls_key = value).empty();
+        else if (flag == "--tls-client-ca") ok = !(out.tls_client_ca = value).empty();
         else {
             message = fmt::format("unknown flag {} (see --help)", flag);
             return ParseOutcome::error;
@@ -146,6 +153,14 @@ ParseOutcome parse_args(int argc, char** argv, Config& out, std::string& message
     // sequence plus at least one prefill token.
     if (e.max_num_batched_tokens < e.max_num_seqs) {
         message = "--max-num-batched-tokens must be >= --max-num-seqs";
+        return ParseOutcome::error;
+    }
+    if (out.tls_cert.empty() != out.tls_key.empty()) {
+        message = "--tls-cert and --tls-key go together";
+        return ParseOutcome::error;
+    }
+    if (!out.tls_client_ca.empty() && out.tls_cert.empty()) {
+        message = "--tls-client-ca needs --tls-cert and --tls-key";
         return ParseOutcome::error;
     }
     return ParseOutcome::run;

@@ -45,6 +45,12 @@ struct Config {
     double time_scale = 1.0;
     std::uint32_t default_max_tokens = 128;
     std::uint32_t tokens_per_event = 1;
+    // TLS (all empty: plain HTTP). PEM files; the cert file may hold the
+    // leaf followed by its intermediates. With tls_client_ca, clients
+    // must present a certificate that verifies against it.
+    std::string tls_cert;
+    std::string tls_key;
+    std::string tls_client_ca;
 };
 
 enum class ParseOutcome { run, help, error };

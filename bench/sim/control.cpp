@@ -102,9 +102,10 @@ bool parse_delay(const std::string& body, std::uint32_t& ms, std::string& error)
 std::string stats_body(const SimStats& s) {
     std::string out = fmt::format(
         R"({{"requests":{},"running":{},"waiting":{},"held":{},"completed":{},)"
-        R"("prefix_cache_hits":{},"prefix_cache_queries":{},"models":{{)",
+        R"("prefix_cache_hits":{},"prefix_cache_queries":{},)"
+        R"("tls_handshakes":{{"full":{},"resumed":{},"failed":{}}},"models":{{)",
         s.requests, s.running, s.waiting, s.held, s.completed, s.prefix_cache_hits,
-        s.prefix_cache_queries);
+        s.prefix_cache_queries, s.tls.full, s.tls.resumed, s.tls.failed);
     for (std::size_t i = 0; i < s.models.size() && i < s.model_requests.size(); ++i) {
         if (i) out += ',';
         append_json_string(out, s.models[i]);

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <exception>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
@@ -17,25 +19,36 @@ namespace infergate::sim {
 
 using tcp = net::ip::tcp;
 
-net::awaitable<bool> send_response(ServerState& st, beast::tcp_stream& stream,
-                                   http::status status, std::string_view content_type,
-                                   std::string body, bool keep_alive) {
+template <class Stream>
+net::awaitable<bool> send_response(ServerState& st, Stream& stream, http::status status,
+                                   std::string_view content_type, std::string body,
+                                   bool keep_alive) {
     http::response<http::string_body> res{status, 11};
     if (!content_type.empty()) res.set(http::field::content_type, content_type);
     res.set("x-sim-replica", st.name);
     res.keep_alive(keep_alive);
     res.body() = std::move(body);
     res.prepare_payload();
-    stream.expires_after(kWriteTimeout);
+    tcp_layer(stream).expires_after(kWriteTimeout);
     auto [ec, n] = co_await http::async_write(stream, res, use_nothrow);
     co_return !ec && keep_alive;
 }
 
-net::awaitable<bool> send_error(ServerState& st, beast::tcp_stream& stream, http::status status,
+template <class Stream>
+net::awaitable<bool> send_error(ServerState& st, Stream& stream, http::status status,
                                 std::string_view message, std::string_view type, bool keep_alive) {
     return send_response(st, stream, status, "application/json",
                          error_body(message, type, static_cast<int>(status)), keep_alive);
 }
+
+template net::awaitable<bool> send_response(ServerState&, PlainStream&, http::status,
+                                            std::string_view, std::string, bool);
+template net::awaitable<bool> send_response(ServerState&, TlsStream&, http::status,
+                                            std::string_view, std::string, bool);
+template net::awaitable<bool> send_error(ServerState&, PlainStream&, http::status,
+                                         std::string_view, std::string_view, bool);
+template net::awaitable<bool> send_error(ServerState&, TlsStream&, http::status,
+                                         std::string_view, std::string_view, bool);
 
 namespace {
 
@@ -61,8 +74,9 @@ double unix_now() {
 }
 
 // POST /sim/*: parse, apply, answer {"ok":true}.
-net::awaitable<bool> handle_control(ServerState& st, beast::tcp_stream& stream,
-                                    HttpRequest& req, std::string_view path) {
+template <class Stream>
+net::awaitable<bool> handle_control(ServerState& st, Stream& stream, HttpRequest& req,
+                                    std::string_view path) {
     const bool keep = req.keep_alive();
     std::string& body = req.body();
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
@@ -85,7 +99,8 @@ net::awaitable<bool> handle_control(ServerState& st, beast::tcp_stream& stream,
     co_return co_await send_response(st, stream, http::status::ok, "application/json", kOk, keep);
 }
 
-net::awaitable<bool> route(ServerState& st, beast::tcp_stream& stream, HttpRequest& req) {
+template <class Stream>
+net::awaitable<bool> route(ServerState& st, Stream& stream, HttpRequest& req) {
     const bool keep = req.keep_alive();
     std::string_view path = req.target();
     path = path.substr(0, path.find('?'));
@@ -120,7 +135,7 @@ net::awaitable<bool> route(ServerState& st, beast::tcp_stream& stream, HttpReque
         const EngineCounters& c = eng.counters();
         const SimStats s{st.completion_requests, eng.num_running(), eng.num_waiting(), eng.num_held(),
                          c.completed, c.prefix_cache_hits, c.prefix_cache_queries,
-                         st.cfg.engine.models, st.model_requests};
+                         st.cfg.engine.models, st.model_requests, st.tls_handshakes};
         co_return co_await send_response(st, stream, http::status::ok, "application/json",
                                          stats_body(s), keep);
     }
@@ -134,20 +149,23 @@ http::status read_error_status(boost::system::error_code ec) {
     if (ec == http::error::body_limit) return http::status::payload_too_large;
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == net::error::eof || ec == net::error::connection_reset ||
-        ec == net::error::operation_aborted || ec == http::error::partial_message) {
-        return http::status::unknown;
+        ec == net::error::operation_aborted || ec == http::error::partial_message ||
+        ec == net::ssl::error::stream_truncated || ec.category() == net::error::get_ssl_category()) {
+        return http::status::unknown;  // a TLS error leaves nothing to answer on
     }
     return http::status::bad_request;
 }
 
-net::awaitable<void> session(ServerState& st, tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
+// The HTTP/1.1 request loop, the same for plain and TLS connections.
+// Returns when the connection should close.
+template <class Stream>
+net::awaitable<void> serve(ServerState& st, Stream& stream) {
     beast::flat_buffer buffer;
     for (;;) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(kHeaderLimit);
         parser.body_limit(kBodyLimit);
-        stream.expires_after(kIdleTimeout);
+        tcp_layer(stream).expires_after(kIdleTimeout);
         auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
         if (!ec && parser.get()[http::field::expect] == "100-continue") {
             static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -155,7 +173,7 @@ net::awaitable<void> session(ServerState& st, tcp::socket socket) {
             ec = wec;
         }
         if (!ec && !parser.is_done()) {
-            stream.expires_after(kBodyTimeout);
+            tcp_layer(stream).expires_after(kBodyTimeout);
             std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_nothrow);
         }
         if (ec) {
@@ -163,14 +181,57 @@ net::awaitable<void> session(ServerState& st, tcp::socket socket) {
             if (status != http::status::unknown) {
                 co_await send_error(st, stream, status, ec.message(), "invalid_request_error", false);
             }
-            break;
+            co_return;
         }
-        stream.expires_never();  // handlers set their own write deadlines
+        tcp_layer(stream).expires_never();  // handlers set their own write deadlines
         HttpRequest req = parser.release();
-        if (!co_await route(st, stream, req)) break;
+        if (!co_await route(st, stream, req)) co_return;
     }
+}
+
+void shutdown_send(beast::tcp_stream& tcp) {
     boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+net::awaitable<void> plain_session(ServerState& st, tcp::socket socket) {
+    PlainStream stream(std::move(socket));
+    co_await serve(st, stream);
+    shutdown_send(stream);
+}
+
+// TLS: handshake under its own deadline; a failed one is counted, logged
+// and ends this connection only. After the HTTP loop, close_notify (and
+// a bounded wait for the peer's) before the TCP FIN.
+net::awaitable<void> tls_session(ServerState& st, tcp::socket socket) {
+    TlsStream stream(std::move(socket), *st.tls);
+    tcp_layer(stream).expires_after(kHandshakeTimeout);
+    auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, use_nothrow);
+    if (ec) {
+        ++st.tls_handshakes.failed;
+        boost::system::error_code peer_ec;
+        const auto peer = tcp_layer(stream).socket().remote_endpoint(peer_ec);
+        fmt::print(stderr, "infergate-sim: TLS handshake with {}:{} failed: {}\n",
+                   peer.address().to_string(), peer.port(), ec.message());
+        co_return;  // the socket closes with the stream
+    }
+    if (SSL_session_reused(stream.native_handle())) {
+        ++st.tls_handshakes.resumed;
+    } else {
+        ++st.tls_handshakes.full;
+    }
+    co_await serve(st, stream);
+    tcp_layer(stream).expires_after(kTlsShutdownTimeout);
+    co_await stream.async_shutdown(use_nothrow);
+    shutdown_send(tcp_layer(stream));
+}
+
+net::awaitable<void> session(ServerState& st, tcp::socket socket) {
+    if (st.tls) {
+        co_await tls_session(st, std::move(socket));
+    } else {
+        co_await plain_session(st, std::move(socket));
+    }
 }
 
 net::awaitable<void> accept_loop(ServerState& st, tcp::acceptor& acceptor) {
@@ -194,8 +255,10 @@ net::awaitable<void> accept_loop(ServerState& st, tcp::acceptor& acceptor) {
 
 }  // namespace
 
-HttpServer::HttpServer(net::io_context& ioc, const Config& cfg)
-    : ioc_(ioc), acceptor_(ioc), state_(std::make_unique<ServerState>(ioc.get_executor(), cfg)) {}
+HttpServer::HttpServer(net::io_context& ioc, const Config& cfg,
+                       std::unique_ptr<net::ssl::context> tls)
+    : ioc_(ioc), acceptor_(ioc),
+      state_(std::make_unique<ServerState>(ioc.get_executor(), cfg, std::move(tls))) {}
 
 HttpServer::~HttpServer() = default;
 

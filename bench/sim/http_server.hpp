@@ -1,6 +1,7 @@
 // The simulator's HTTP/1.1 server (Boost.Beast over Asio, C++20
 // coroutines): one coroutine owns each connection, keep-alive with vLLM's
 // 5 s idle timeout, requests handled one at a time per connection.
+// Plain HTTP, or HTTPS on every connection when given a TLS context.
 // Runs on the caller's single-threaded io_context together with the
 // engine driver.
 #pragma once
@@ -10,6 +11,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include "bench/sim/config.hpp"
 
@@ -19,7 +21,10 @@ struct ServerState;
 
 class HttpServer {
 public:
-    HttpServer(boost::asio::io_context& ioc, const Config& cfg);
+    // tls: null for plain HTTP; otherwise every connection does a TLS
+    // handshake with it first (see tls.hpp).
+    HttpServer(boost::asio::io_context& ioc, const Config& cfg,
+               std::unique_ptr<boost::asio::ssl::context> tls);
     ~HttpServer();
 
     // Binds cfg.host:cfg.port (0 = any free port) and listens. On success

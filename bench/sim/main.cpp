@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -12,6 +13,7 @@
 
 #include "bench/sim/config.hpp"
 #include "bench/sim/http_server.hpp"
+#include "bench/sim/tls.hpp"
 
 namespace {
 
@@ -53,7 +55,16 @@ int main(int argc, char** argv) {
 
     // One thread: the engine and every connection share this io_context.
     boost::asio::io_context ioc{1};
-    infergate::sim::HttpServer server(ioc, cfg);
+    std::unique_ptr<boost::asio::ssl::context> tls;
+    if (!cfg.tls_cert.empty()) {
+        std::string error;
+        tls = infergate::sim::make_tls_context(cfg, error);
+        if (!tls) {
+            fmt::print(stderr, "infergate-sim: {}\n", error);
+            return 1;
+        }
+    }
+    infergate::sim::HttpServer server(ioc, cfg, std::move(tls));
     boost::asio::ip::tcp::endpoint bound;
     if (auto ec = server.listen(bound)) {
         fmt::print(stderr, "infergate-sim: cannot listen on {}:{}: {}\n", cfg.host, cfg.port, ec.message());

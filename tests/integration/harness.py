@@ -69,10 +69,14 @@ def _read_ready(path, proc, timeout=15.0):
 
 
 class Sim:
-    """One infergate-sim replica."""
+    """One infergate-sim replica. With ssl_context (an ssl.SSLContext that
+    trusts the sim's CA, holding a client certificate if the sim asks for
+    one) the sim is started with TLS flags in args and post()/stats() go
+    over HTTPS."""
 
-    def __init__(self, name, *args):
+    def __init__(self, name, *args, ssl_context=None):
         self.name = name
+        self.ssl_context = ssl_context
         ready = tmp_path(f"sim-{name}-{len(_procs)}.json")
         self.log = open(tmp_path(f"sim-{name}.log"), "w")
         self.proc = subprocess.Popen(
@@ -83,10 +87,12 @@ class Sim:
         self.address = f"127.0.0.1:{self.port}"
 
     def post(self, path, obj):
-        return request("127.0.0.1", self.port, "POST", path, json.dumps(obj))
+        return request("127.0.0.1", self.port, "POST", path, json.dumps(obj),
+                       ssl_context=self.ssl_context)
 
     def stats(self):
-        st, _, body = request("127.0.0.1", self.port, "GET", "/sim/stats")
+        st, _, body = request("127.0.0.1", self.port, "GET", "/sim/stats",
+                              ssl_context=self.ssl_context)
         assert st == 200, body
         return json.loads(body)
 
@@ -146,9 +152,13 @@ class Proxy:
         return self.proc.wait(timeout=timeout)
 
 
-def request(host, port, method, path, body=None, headers=None, timeout=10):
-    """One request on a fresh connection: (status, headers dict, body str)."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+def request(host, port, method, path, body=None, headers=None, timeout=10, ssl_context=None):
+    """One request on a fresh connection: (status, headers dict, body str).
+    HTTPS when ssl_context (an ssl.SSLContext) is given."""
+    if ssl_context is None:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    else:
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ssl_context)
     try:
         h = {"Content-Type": "application/json"} if body is not None else {}
         h.update(headers or {})

@@ -34,8 +34,31 @@ def test_examples_validate():
     assert len(files) >= 8
     assert any(f.endswith("intelligent-inference-scheduling.yaml") for f in files)
     for f in files:
+        if os.path.basename(f) == "tls.yaml":
+            f = with_example_certs(f)
         r = ig("--check-config", f)
         assert r.returncode == 0 and r.stdout.strip() == "ok", (f, r.stdout)
+
+
+def with_example_certs(example):
+    """A copy of the TLS example beside a throwaway PKI at the paths it
+    names (--check-config loads certificates)."""
+    import shutil
+    import pki
+    d = tmp_path("tls-example")
+    ca = pki.CA(os.path.join(d, "pki"))
+    os.makedirs(os.path.join(d, "certs"))
+    made = {
+        "api.example.com": ca.server_cert("api", dns=["api.example.com"], chain=True),
+        "wildcard.internal.example.com": ca.server_cert("wild", dns=["*.internal.example.com"], key="rsa2048"),
+        "infergate-client": ca.client_cert("infergate"),
+    }
+    for name, (crt, key) in made.items():
+        shutil.copy(crt, os.path.join(d, "certs", name + ".crt"))
+        shutil.copy(key, os.path.join(d, "certs", name + ".key"))
+    shutil.copy(ca.cert, os.path.join(d, "certs", "model-servers-ca.crt"))
+    shutil.copy(example, os.path.join(d, "tls.yaml"))
+    return os.path.join(d, "tls.yaml")
 
 
 def test_check_config_errors():

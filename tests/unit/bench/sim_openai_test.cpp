@@ -148,10 +148,11 @@ TEST_CASE("control bodies") {
 TEST_CASE("/sim/stats body: engine counters and per-model requests") {
     const std::string models[] = {"food-v1", "food \"v2\""};
     const std::uint64_t counts[] = {7, 3};
-    const SimStats s{10, 1, 2, 0, 9, 4, 5, models, counts};
+    const SimStats s{10, 1, 2, 0, 9, 4, 5, models, counts, TlsCounters{6, 8, 1}};
     CHECK(stats_body(s) ==
           R"({"requests":10,"running":1,"waiting":2,"held":0,"completed":9,"prefix_cache_hits":4,)"
-          R"("prefix_cache_queries":5,"models":{"food-v1":7,"food \"v2\"":3}})");
-    const SimStats none{0, 0, 0, 0, 0, 0, 0, {}, {}};
+          R"("prefix_cache_queries":5,"tls_handshakes":{"full":6,"resumed":8,"failed":1},)"
+          R"("models":{"food-v1":7,"food \"v2\"":3}})");
+    const SimStats none{0, 0, 0, 0, 0, 0, 0, {}, {}, {}};
     CHECK(stats_body(none).ends_with(R"("models":{}})"));
 }

@@ -109,10 +109,10 @@ TEST_CASE("timeouts: every key needs a unit and a positive value") {
         CAPTURE(key);
         std::string k = key;
         auto e = expect_error(listener + "timeouts:\n  " + k + ": 10\n",
-                              "timeouts." + k + ": duration '10' needs a unit: ms, s or m (e.g. '10ms' or '10s')");
+                              "timeouts." + k + ": duration '10' needs a unit: ms, s, m or h (e.g. '10ms' or '10s')");
         CHECK(e.mark.line == 5);
         CHECK(e.mark.col == static_cast<int>(k.size()) + 5);
-        expect_error(listener + "timeouts:\n  " + k + ": 10h\n", "unknown unit 'h'");
+        expect_error(listener + "timeouts:\n  " + k + ": 10d\n", "unknown unit 'd'");
         expect_error(listener + "timeouts:\n  " + k + ": {}\n", "must be a duration such as '4s', got a map");
         if (k != "drain") expect_error(listener + "timeouts:\n  " + k + ": 0s\n", "must be at least 1ms");
     }

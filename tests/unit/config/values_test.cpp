@@ -12,9 +12,10 @@ TEST_CASE("durations need a unit") {
     CHECK(parse_duration("1m", why) == Duration{60000});
     CHECK(parse_duration("0s", why) == Duration{0});
     CHECK_FALSE(parse_duration("50", why));
-    CHECK(why == "duration '50' needs a unit: ms, s or m (e.g. '50ms' or '50s')");
-    CHECK_FALSE(parse_duration("5h", why));
-    CHECK(why.find("unknown unit 'h'") != std::string::npos);
+    CHECK(why == "duration '50' needs a unit: ms, s, m or h (e.g. '50ms' or '50s')");
+    CHECK(parse_duration("2h", why) == Duration{7200000});
+    CHECK_FALSE(parse_duration("5d", why));
+    CHECK(why.find("unknown unit 'd'") != std::string::npos);
     CHECK_FALSE(parse_duration("1.5s", why));
     CHECK_FALSE(parse_duration("-1s", why));
     CHECK(why.find("negative") != std::string::npos);
