@@ -111,6 +111,9 @@ void DownstreamConn::park() {
 void DownstreamConn::on_readable(error_code ec) {
     parked_ = false;
     if (ec || closed_ || timed_out_) {
+        // A TLS client that connected and never began its handshake
+        // counts as a handshake timeout like one that stalled midway.
+        if (tls_ && !handshake_done_ && timed_out_ && !closed_) w_.stats().count_tls_failure(tls::Failure::timeout);
         close();
         return;
     }

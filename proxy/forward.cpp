@@ -101,7 +101,18 @@ void DownstreamConn::watch_client() {
         if (ec) return;
         char c;
         ssize_t r = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        // Over TLS a client that leaves first sends close_notify, inside an
+        // encrypted record: let OpenSSL look (request bytes stay buffered).
+        bool alert = false;
+        if (r > 0 && self->stream_.is_tls()) {
+            Stream::Peek p = self->stream_.peek();
+            if (p == Stream::Peek::partial) {
+                self->watch_client();  // the rest of the record is on its way
+                return;
+            }
+            alert = p == Stream::Peek::gone;
+        }
+        if (r == 0 || alert || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
             self->client_gone_ = true;
             error_code ig;
             if (self->upstream_) self->upstream_->cancel(ig);

@@ -179,6 +179,19 @@ asio::awaitable<size_t> Stream::write(std::string_view data, error_code& ec) {
 
 bool Stream::has_buffered() const { return ssl_ && (SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_) == 1); }
 
+Stream::Peek Stream::peek() {
+    ERR_clear_error();
+    errno = 0;
+    char byte;
+    size_t n = 0;
+    int r = SSL_peek_ex(ssl_, &byte, 1, &n);
+    if (r == 1) return Peek::data;
+    int e = SSL_get_error(ssl_, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return Peek::partial;
+    ssl_failure(e);
+    return Peek::gone;
+}
+
 void Stream::shutdown_send() {
     // close_notify if it fits in the socket buffer now; a peer that
     // misses it sees a plain FIN, which SSL_OP_IGNORE_UNEXPECTED_EOF

@@ -62,6 +62,12 @@ public:
     // (decrypted or not). A connection must not wait on the socket for a
     // request that is already here.
     bool has_buffered() const;
+    // TLS, when the socket is readable while no read is pending: whether
+    // the peer has sent request bytes (kept for the next read_some), is
+    // gone (close_notify, an error), or sent only part of a record. TLS
+    // 1.3 encrypts alerts, so the socket's bytes alone cannot tell.
+    enum class Peek { data, gone, partial };
+    Peek peek();
     // Sends close_notify (TLS, best effort, never waits), then FIN.
     void shutdown_send();
     void cancel();

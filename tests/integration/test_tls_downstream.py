@@ -292,6 +292,65 @@ def test_bad_clients_are_counted_and_harmless():
     healthy()
 
 
+def test_silent_connection_closed_at_handshake_timeout():
+    before = metric("infergate_tls_handshake_failures_total", reason="timeout")
+    s = socket.create_connection(("127.0.0.1", ports["main"]), timeout=5)
+    assert closed_by_server(s) == b""  # nothing sent: closed at 300 ms
+    s.close()
+    wait_for(lambda: metric("infergate_tls_handshake_failures_total", reason="timeout") == before + 1,
+             what="silent connection counted")
+
+
+def in_flight():
+    eps = [e for p in proxy.debug_endpoints()["pools"] for e in p["endpoints"] if p["name"] == "sims"]
+    return eps[0]["in_flight"]
+
+
+def test_close_notify_while_waiting_cancels_upstream():
+    # The client leaves cleanly (close_notify, then FIN) while the upstream
+    # has not answered: infergate notices and cancels the upstream request.
+    assert sim.post("/sim/delay", {"response_header_ms": 20000})[0] == 200
+    try:
+        s = tls_connect(ports["main"], "a.test", ctx())
+        body = chat_body(max_tokens=1).encode()
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        wait_for(lambda: in_flight() == 1, what="request in flight")
+        s.settimeout(0.5)
+        try:
+            s.unwrap()  # sends close_notify; the server does not answer it
+        except (ssl.SSLError, OSError):
+            pass
+        s.close()
+        wait_for(lambda: in_flight() == 0, timeout=5, what="upstream request cancelled")
+    finally:
+        sim.post("/sim/delay", {"response_header_ms": 0})
+
+
+def test_pipelined_request_buffered_inside_openssl():
+    # The second request arrives while the first waits on the upstream:
+    # the disconnect watch lets OpenSSL decrypt it (SSL_peek), so it sits
+    # in OpenSSL, not in the socket. After the first answer the connection
+    # must read it from there instead of parking on a socket that will
+    # never become readable again.
+    assert sim.post("/sim/delay", {"response_header_ms": 300})[0] == 200
+    try:
+        s = tls_connect(ports["main"], "a.test", ctx())
+        body = chat_body(max_tokens=1).encode()
+        req = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+               b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        s.sendall(req)
+        wait_for(lambda: in_flight() == 1, what="first request in flight")
+        s.sendall(b"GET /v1/models HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        s.settimeout(10)
+        data = closed_by_server(s, timeout=10)
+        s.close()
+        assert data.count(b"HTTP/1.1 200") == 2, data
+        assert b'"object":"list"' in data  # the second answer is /v1/models
+    finally:
+        sim.post("/sim/delay", {"response_header_ms": 0})
+
+
 def test_pipelined_requests_over_tls():
     # Two requests in one TLS record: the second is inside OpenSSL when the
     # first is answered; the connection must not park on the socket.
@@ -316,4 +375,6 @@ if __name__ == "__main__":
     run([test_sni_selects_certificates, test_old_protocols_refused_where_a_permissive_server_accepts,
          test_tls12_and_tls13_with_server_cipher_order, test_alpn, test_session_resumption,
          test_mtls_and_forwarded_headers, test_stream_arrives_incrementally,
-         test_bad_clients_are_counted_and_harmless, test_pipelined_requests_over_tls, test_expiry_metric])
+         test_bad_clients_are_counted_and_harmless, test_silent_connection_closed_at_handshake_timeout,
+         test_close_notify_while_waiting_cancels_upstream, test_pipelined_request_buffered_inside_openssl,
+         test_pipelined_requests_over_tls, test_expiry_metric])
