@@ -52,6 +52,12 @@ static bool listed_in_connection(std::string_view v, std::string_view name) {
     return false;
 }
 
+static bool is_subject_header(std::string_view n, const std::vector<std::string>& names) {
+    for (const std::string& s : names)
+        if (iequals(n, s)) return true;
+    return false;
+}
+
 // Whether `hay` contains `needle` (ASCII, any case): media types.
 static bool icontains(std::string_view hay, std::string_view needle) {
     for (size_t i = 0; i + needle.size() <= hay.size(); ++i)
@@ -143,9 +149,11 @@ std::string DownstreamConn::upstream_head(RequestCtx& rq, size_t body_size) cons
         if (is_hop_by_hop(n) || listed_in_connection(connection, n) || iequals(n, "content-length") ||
             iequals(n, "expect") || iequals(n, "x-forwarded-proto") || iequals(n, "x-request-id"))
             continue;
-        // On an mTLS listener the subject header is ours alone: whatever a
-        // client sent under that name is dropped, never forwarded.
-        if (!subject_header_.empty() && iequals(n, subject_header_)) continue;
+        // The mTLS subject headers are infergate's alone: whatever a client
+        // sent under such a name, on any listener, is dropped.
+        if (is_subject_header(n, rq.runtime->client_subject_headers) ||
+            (!subject_header_.empty() && iequals(n, subject_header_)))
+            continue;
         if (iequals(n, "x-forwarded-for")) {
             if (!xff) xff = h.value(i);
             continue;

@@ -81,7 +81,7 @@ static std::string models_json(const config::Config& cfg) {
 }
 
 RuntimeBuild build_runtime(std::shared_ptr<const config::Config> cfg, EndpointRegistry& registry,
-                           uint64_t generation) {
+                           uint64_t generation, const Runtime* previous) {
     RuntimeBuild out;
     auto rt = std::make_shared<Runtime>();
     rt->config = cfg;
@@ -109,16 +109,19 @@ RuntimeBuild build_runtime(std::shared_ptr<const config::Config> cfg, EndpointRe
         for (auto& e : b.errors) out.errors.push_back(std::move(e));
         for (auto& w : b.warnings) out.warnings.push_back(std::move(w));
         std::shared_ptr<const tls::ClientTls> ctls;
-        if (p.tls) {
+        if (p.tls && previous)
+            for (const RuntimePool& old : previous->pools)
+                if (old.cfg->name == p.name && old.tls && old.tls->same_as(*p.tls)) ctls = old.tls;
+        if (p.tls && !ctls) {
             std::string err;
             config::Mark where;
             ctls = tls::ClientTls::build(*p.tls, err, where);
             if (!ctls) out.errors.push_back({where, fmt::format("pool '{}': {}", p.name, err)});
-            else if (p.tls->insecure_skip_verify)
-                out.warnings.push_back({p.tls->mark, fmt::format("pool '{}': tls.insecure_skip_verify is true: "
-                                                                 "the endpoints' certificates are not verified",
-                                                                 p.name)});
         }
+        if (ctls && p.tls->insecure_skip_verify)
+            out.warnings.push_back({p.tls->mark, fmt::format("pool '{}': tls.insecure_skip_verify is true: "
+                                                             "the endpoints' certificates are not verified",
+                                                             p.name)});
         if (b.scheduler) {
             rt->pools.push_back({&p, std::make_unique<picker::PoolPicker>(
                                          p.name, std::move(eps), b.scheduler,
@@ -152,6 +155,11 @@ RuntimeBuild build_runtime(std::shared_ptr<const config::Config> cfg, EndpointRe
     std::sort(rt->objectives.begin(), rt->objectives.end(),
               [](const RuntimeObjective& a, const RuntimeObjective& b) { return a.name < b.name; });
     rt->models_json = models_json(*cfg);
+    for (const config::Listener& l : cfg->listeners)
+        if (l.tls && !l.tls->client_ca_file.empty() &&
+            std::find(rt->client_subject_headers.begin(), rt->client_subject_headers.end(),
+                      l.tls->client_subject_header) == rt->client_subject_headers.end())
+            rt->client_subject_headers.push_back(l.tls->client_subject_header);
     rt->model_labels = model_labels_for(*cfg);
     registry = std::move(next);
     out.runtime = std::move(rt);

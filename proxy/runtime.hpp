@@ -67,6 +67,9 @@ struct Runtime {
     std::vector<RuntimeRoute> routes;
     std::vector<RuntimeObjective> objectives;  // sorted by name
     std::string models_json;  // the /v1/models answer
+    // The client_subject_header of every mTLS listener: removed from every
+    // request on every listener, so no client can forge one.
+    std::vector<std::string> client_subject_headers;
     ModelLabels model_labels;  // label values for the inference_objective_* metrics
     uint64_t generation = 0;
 
@@ -96,8 +99,10 @@ struct RuntimeBuild {
 
 // Builds schedulers (validating every plugin) and reuses endpoint states
 // from `registry`, which is replaced by the new set on success.
+// `previous` (the running snapshot, on reload) lends what may be kept: a
+// pool's TLS client context when its settings and files are unchanged.
 RuntimeBuild build_runtime(std::shared_ptr<const config::Config> cfg, EndpointRegistry& registry,
-                           uint64_t generation);
+                           uint64_t generation, const Runtime* previous = nullptr);
 
 // The backend a request goes to: weighted random choice.
 const RuntimeBackend& choose_backend(const RuntimeRoute& route, uint32_t random);

@@ -118,8 +118,8 @@ bool Server::start() {
             const config::Listener& l = cfg.listeners[li];
             tcp::endpoint ep = resolve(l.address);
             // The first worker resolves port 0; the others share its port.
-            tcp::endpoint first = workers_[0]->listen(ep, tls_built[li]);
-            for (size_t i = 1; i < workers_.size(); ++i) workers_[i]->listen(first, tls_built[li]);
+            tcp::endpoint first = workers_[0]->listen(ep, l.name, tls_built[li]);
+            for (size_t i = 1; i < workers_.size(); ++i) workers_[i]->listen(first, l.name, tls_built[li]);
             bound.emplace_back(l.name, first.port());
             log_info("listener '{}' on {}:{} ({}, {} workers)", l.name, first.address().to_string(),
                      first.port(), l.tls ? "TLS" : "plain HTTP", workers_.size());
@@ -211,7 +211,7 @@ void Server::reload() {
     }
     // Build against a copy so a failed build leaves the registry intact.
     EndpointRegistry reg = registry_endpoints_;
-    RuntimeBuild b = build_runtime(lr.config, reg, generation_ + 1);
+    RuntimeBuild b = build_runtime(lr.config, reg, generation_ + 1, runtime_.get());
     for (const auto& w : b.warnings) log_warn("{}", w.to_string());
     if (!b.runtime) {
         for (const auto& e : b.errors) log_error("{}", e.to_string());

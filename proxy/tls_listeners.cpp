@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "proxy/log.hpp"
+#include "tls/file_stamp.hpp"
 #include "proxy/worker.hpp"
 
 namespace infergate::proxy {
@@ -17,18 +18,7 @@ static std::vector<std::string> files_of(const config::ListenerTls& t) {
     return out;
 }
 
-std::string TlsListeners::stamp_of(const std::vector<std::string>& files) {
-    std::string out;
-    for (const std::string& f : files) {
-        struct stat st {};
-        if (::stat(f.c_str(), &st) != 0) {
-            out += "missing;";
-            continue;
-        }
-        out += fmt::format("{}:{}:{}:{}.{};", st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-    }
-    return out;
-}
+std::string TlsListeners::stamp_of(const std::vector<std::string>& files) { return tls::file_stamp(files); }
 
 std::vector<std::string> TlsListeners::build(const config::Config& cfg,
                                              std::vector<std::shared_ptr<const tls::ServerTls>>& out) {
@@ -42,8 +32,7 @@ std::vector<std::string> TlsListeners::build(const config::Config& cfg,
         for (const Entry& e : entries_)
             if (e.name == l.name) keys = e.keys;
         auto period = std::chrono::duration_cast<std::chrono::seconds>(l.tls->session_timeout);
-        if (!keys) keys = std::make_shared<tls::TicketKeys>(period);
-        else keys->set_period(period);
+        if (!keys) keys = std::make_shared<tls::TicketKeys>(period);  // set_period on adopt: a refused reload changes nothing
         std::string err;
         config::Mark where;
         out[i] = tls::ServerTls::build(*l.tls, l.name, keys, err, where);
@@ -64,12 +53,13 @@ void TlsListeners::adopt(const config::Config& cfg, std::vector<std::shared_ptr<
         if (!l.tls) continue;
         e.current = built[i];
         e.keys = built[i]->keys();
+        e.keys->set_period(std::chrono::duration_cast<std::chrono::seconds>(l.tls->session_timeout));
         e.files = files_of(*l.tls);
         e.stamp = stamp_of(e.files);
         if (l.tls->watch_interval.count() > 0 && (interval_.count() == 0 || l.tls->watch_interval < interval_))
             interval_ = l.tls->watch_interval;
         if (publish)
-            for (const auto& w : workers_) w->publish_tls(i, e.current);
+            for (const auto& w : workers_) w->publish_tls(e.name, e.current);
     }
     entries_ = std::move(next);
     timer_.cancel();
@@ -102,7 +92,7 @@ void TlsListeners::check() {
         }
         ++reloads_ok_;
         e.current = next;
-        for (const auto& w : workers_) w->publish_tls(i, next);
+        for (const auto& w : workers_) w->publish_tls(e.name, next);
         log_info("listener '{}': certificates reloaded from disk", e.name);
     }
 }

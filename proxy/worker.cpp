@@ -27,7 +27,8 @@ Worker::Worker(size_t index, Shared& shared, std::shared_ptr<const Runtime> runt
 
 Worker::~Worker() { join(); }
 
-tcp::endpoint Worker::listen(const tcp::endpoint& ep, std::shared_ptr<const tls::ServerTls> tls) {
+tcp::endpoint Worker::listen(const tcp::endpoint& ep, const std::string& name,
+                             std::shared_ptr<const tls::ServerTls> tls) {
     auto acc = std::make_unique<tcp::acceptor>(ioc_);
     acc->open(ep.protocol());
     acc->set_option(asio::socket_base::reuse_address(true));
@@ -41,6 +42,7 @@ tcp::endpoint Worker::listen(const tcp::endpoint& ep, std::shared_ptr<const tls:
     acc->listen(asio::socket_base::max_listen_connections);
     tcp::endpoint bound = acc->local_endpoint();
     auto l = std::make_unique<Listener>();
+    l->name = name;
     l->acceptor = std::move(acc);
     l->tls = std::move(tls);
     listeners_.push_back(std::move(l));
@@ -116,9 +118,10 @@ void Worker::publish(std::shared_ptr<const Runtime> rt) {
     });
 }
 
-void Worker::publish_tls(size_t index, std::shared_ptr<const tls::ServerTls> tls) {
-    asio::post(ioc_, [this, index, tls = std::move(tls)]() mutable {
-        if (index < listeners_.size() && listeners_[index]->tls) listeners_[index]->tls = std::move(tls);
+void Worker::publish_tls(const std::string& name, std::shared_ptr<const tls::ServerTls> tls) {
+    asio::post(ioc_, [this, name, tls = std::move(tls)]() mutable {
+        for (auto& l : listeners_)
+            if (l->name == name && l->tls) l->tls = tls;
     });
 }
 

@@ -45,16 +45,17 @@ public:
     // bound endpoint (port 0 resolved). Listeners are numbered in the
     // order they are opened; `tls` null means plain HTTP. Called before
     // start().
-    boost::asio::ip::tcp::endpoint listen(const boost::asio::ip::tcp::endpoint& ep,
+    boost::asio::ip::tcp::endpoint listen(const boost::asio::ip::tcp::endpoint& ep, const std::string& name,
                                           std::shared_ptr<const tls::ServerTls> tls);
     void start();
     void join();
 
     // Thread-safe: posted to this worker.
     void publish(std::shared_ptr<const Runtime> rt);
-    // Thread-safe: listener `index`'s connections accepted from now on use
-    // `tls` (a certificate reload); open ones keep theirs.
-    void publish_tls(size_t index, std::shared_ptr<const tls::ServerTls> tls);
+    // Thread-safe: listener `name`'s connections accepted from now on use
+    // `tls` (a certificate reload); open ones keep theirs. By name: a
+    // reload may list the listeners in another order.
+    void publish_tls(const std::string& name, std::shared_ptr<const tls::ServerTls> tls);
     // Thread-safe: stop accepting, close idle connections, let active ones
     // finish; `on_drained` runs (on this worker) once none is left.
     void drain(std::function<void()> on_drained);
@@ -77,6 +78,7 @@ public:
 
 private:
     struct Listener {
+        std::string name;
         std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
         std::shared_ptr<const tls::ServerTls> tls;
     };

@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 
 #include "tls/certificate.hpp"
+#include "tls/file_stamp.hpp"
 #include "tls/server_context.hpp"
 
 namespace infergate::tls {
@@ -32,6 +33,7 @@ std::shared_ptr<const ClientTls> ClientTls::build(const config::UpstreamTls& cfg
     where = cfg.mark;
     std::shared_ptr<ClientTls> out(new ClientTls());
     out->cfg_ = cfg;
+    out->stamp_ = file_stamp({cfg.ca_file.path, cfg.cert_file.path, cfg.key_file.path});
     ERR_clear_error();
     out->ctx_.reset(SSL_CTX_new(TLS_client_method()));
     SSL_CTX* ctx = out->ctx_.get();
@@ -43,7 +45,10 @@ std::shared_ptr<const ClientTls> ClientTls::build(const config::UpstreamTls& cfg
     SSL_CTX_set_cipher_list(ctx, kTls12Ciphers);
     SSL_CTX_set_ciphersuites(ctx, kTls13Suites);
     SSL_CTX_set1_groups_list(ctx, kGroups);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    // No SSL_OP_IGNORE_UNEXPECTED_EOF here: a model server's connection
+    // cut without close_notify must not pass a close-delimited response
+    // on as complete (the TLS truncation attack).
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
@@ -72,6 +77,13 @@ std::shared_ptr<const ClientTls> ClientTls::build(const config::UpstreamTls& cfg
         }
     }
     return out;
+}
+
+bool ClientTls::same_as(const config::UpstreamTls& c) const {
+    return c.ca_file.path == cfg_.ca_file.path && c.cert_file.path == cfg_.cert_file.path &&
+           c.key_file.path == cfg_.key_file.path && c.server_name == cfg_.server_name &&
+           c.insecure_skip_verify == cfg_.insecure_skip_verify &&
+           file_stamp({c.ca_file.path, c.cert_file.path, c.key_file.path}) == stamp_;
 }
 
 static bool is_ip_literal(const std::string& host) {

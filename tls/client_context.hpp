@@ -41,11 +41,16 @@ public:
     // receives its sessions. Null on allocation failure.
     SSL* new_ssl(const std::string& host, SessionSink* sink) const;
     bool verifies() const { return !cfg_.insecure_skip_verify; }
+    // Whether this context is what build(cfg) would make now: the same
+    // settings and files unchanged on disk. A reload keeps such a context,
+    // and with it the pooled connections and sessions made under it.
+    bool same_as(const config::UpstreamTls& cfg) const;
     const config::UpstreamTls& config() const { return cfg_; }
 
 private:
     ClientTls() = default;
     config::UpstreamTls cfg_;
+    std::string stamp_;  // file_stamp of the CA, certificate and key files
     SslCtxPtr ctx_;
 };
 

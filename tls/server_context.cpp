@@ -1,6 +1,11 @@
 #include "tls/server_context.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include <openssl/evp.h>
 
 #include <fmt/format.h>
 
@@ -74,10 +79,22 @@ static std::string configure(SSL_CTX* ctx, const config::ListenerTls& cfg, const
     // buffers are released while a connection idles (16 KiB+ each).
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
-    std::string sid = "infergate/" + listener;
-    if (sid.size() > SSL_MAX_SID_CTX_LENGTH) sid.resize(SSL_MAX_SID_CTX_LENGTH);
-    SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(sid.data()),
-                                   static_cast<unsigned>(sid.size()));
+    // The session id context binds a session (and ticket) to what it was
+    // authenticated under: OpenSSL resumes a session without asking for a
+    // client certificate again, so a reload that adds or changes client
+    // verification must not let sessions from before it resume.
+    std::string ca_bytes;
+    if (!cfg.client_ca_file.empty()) {
+        std::ifstream f(cfg.client_ca_file.path, std::ios::binary);
+        ca_bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    }
+    std::string material = fmt::format("infergate/{}/{}/{}/", listener, cfg.client_ca_file.empty() ? 0 : 1,
+                                       cfg.client_cert_required ? 1 : 0) + ca_bytes;
+    unsigned char sid[EVP_MAX_MD_SIZE];
+    unsigned sid_len = 0;
+    if (EVP_Digest(material.data(), material.size(), sid, &sid_len, EVP_sha256(), nullptr) != 1)
+        return "cannot hash the session id context: " + take_errors();
+    SSL_CTX_set_session_id_context(ctx, sid, std::min<unsigned>(sid_len, SSL_MAX_SID_CTX_LENGTH));
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(ctx, 20480);
     SSL_CTX_set_timeout(ctx, static_cast<long>(std::max<int64_t>(1, cfg.session_timeout.count() / 1000)));

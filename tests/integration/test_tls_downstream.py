@@ -197,8 +197,15 @@ def test_mtls_and_forwarded_headers():
     # The non-mTLS TLS listener drops nothing it need not, and says https too.
     st, _, body = https_request(ports["main"], "a.test", ctx(), "POST", "/echo", chat_body())
     assert ["x-forwarded-proto", "https"] in json.loads(body)["headers"]
-    st, _, body = request("127.0.0.1", ports["plain"], "POST", "/echo", chat_body())
-    assert ["x-forwarded-proto", "http"] in json.loads(body)["headers"]
+    st, _, body = request("127.0.0.1", ports["plain"], "POST", "/echo", chat_body(),
+                          headers={"X-Client-Cert-Subject": "CN=admin"})
+    hdrs = json.loads(body)["headers"]
+    assert ["x-forwarded-proto", "http"] in hdrs
+    # No listener lets a client forge the mTLS subject header.
+    assert not [v for k, v in hdrs if k == "x-client-cert-subject"], hdrs
+    st, _, body = https_request(ports["main"], "a.test", ctx(), "POST", "/echo", chat_body(),
+                                headers={"X-Client-Cert-Subject": "CN=admin"})
+    assert not [v for k, v in json.loads(body)["headers"] if k == "x-client-cert-subject"]
 
 
 def test_stream_arrives_incrementally():
