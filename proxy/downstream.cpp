@@ -239,7 +239,9 @@ asio::awaitable<void> DownstreamConn::serve() {
     ParserLimits limits{cfg.limits.max_header_bytes, cfg.limits.max_headers,
                         cfg.limits.max_uri_bytes, cfg.limits.max_body_bytes};
     HttpParser parser(HttpParser::Kind::request, HttpParser::BodyMode::collect, limits);
-    std::vector<char> buf(kReadChunk);
+    // Not a vector: zeroing 16 KiB for every wake-up of a keep-alive
+    // connection showed in profiles (2% of a worker).
+    auto buf = std::make_unique_for_overwrite<char[]>(kReadChunk);
     size_t begin = 0, end = 0;
     bool continue_sent = false;
 
@@ -247,7 +249,7 @@ asio::awaitable<void> DownstreamConn::serve() {
         while (!parser.message_complete() && !parser.failed()) {
             if (begin == end) {
                 error_code ec;
-                size_t n = co_await stream_.read_some(asio::buffer(buf), ec);
+                size_t n = co_await stream_.read_some(asio::buffer(buf.get(), kReadChunk), ec);
                 if (first_read_ && !ec && n > 0) {
                     first_read_ = false;
                     // A TLS ClientHello (a handshake record, 0x16) on a plain
@@ -280,7 +282,7 @@ asio::awaitable<void> DownstreamConn::serve() {
                 begin = 0;
                 end = n;
             }
-            size_t used = parser.feed({buf.data() + begin, end - begin});
+            size_t used = parser.feed({buf.get() + begin, end - begin});
             begin += used;
             if (parser.head_complete() && phase_ == Phase::header) {
                 arm(Phase::body, cfg.timeouts.body_read);

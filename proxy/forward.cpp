@@ -377,7 +377,7 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
     ParserLimits limits{64 * 1024, 100, 8 * 1024, UINT64_MAX};
     HttpParser rp(HttpParser::Kind::response, HttpParser::BodyMode::pieces, limits);
     rp.expect_no_body(rq.is_head);
-    std::vector<char> buf(kUpstreamReadChunk);
+    auto buf = std::make_unique_for_overwrite<char[]>(kUpstreamReadChunk);  // not zeroed per exchange
     std::vector<asio::const_buffer> out;
     std::string chunk_head, resp_head;
     bool head_sent = false, any_byte = false, keep_client = false;
@@ -388,7 +388,7 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
     std::vector<std::string_view> tapped;
 
     for (;;) {
-        size_t n = co_await uc.stream.read_some(asio::buffer(buf), ec);
+        size_t n = co_await uc.stream.read_some(asio::buffer(buf.get(), kUpstreamReadChunk), ec);
         if (ec && ec != asio::error::eof) {
             // fallthrough to the failure handling below
         }
@@ -441,7 +441,7 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
         } else {
             size_t off = 0;
             while (off < n) {
-                off += rp.feed({buf.data() + off, n - off});
+                off += rp.feed({buf.get() + off, n - off});
                 const MessageHead& h = rp.head();
                 // Interim 1xx responses (other than 101) are not forwarded.
                 if (rp.message_complete() && h.status >= 100 && h.status < 200 && h.status != 101) {
