@@ -40,19 +40,31 @@ def publish(crt, key):
             os.symlink(os.path.join("..data", f), p)
 
 
-def config(cert=None, key=None):
+other_cert = None
+
+
+def config(cert=None, key=None, other_first=False):
     cert = cert or os.path.join(secret, "tls.crt")
     key = key or os.path.join(secret, "tls.key")
-    return f"""workers: 2
-listeners:
-  - name: main
+    main = f"""  - name: main
     address: 127.0.0.1:0
     tls:
       certificates:
         - cert_file: {cert}
           key_file: {key}
       watch_interval: 50ms
-admin:
+"""
+    other = f"""  - name: other
+    address: 127.0.0.1:0
+    tls:
+      certificates:
+        - cert_file: {other_cert[0]}
+          key_file: {other_cert[1]}
+"""
+    listeners = other + main if other_first else main + other
+    return f"""workers: 2
+listeners:
+{listeners}admin:
   address: 127.0.0.1:0
 routes:
   - name: all
@@ -86,6 +98,8 @@ def setup():
     secret = tmp_path("secret")
     os.makedirs(secret)
     sim = Sim("s1", "--time-scale", "50")
+    global other_cert
+    other_cert = ca.server_cert("other", dns=["other.test"])
     crt, key = ca.server_cert("v1", dns=["api.test"])
     publish(crt, key)
     proxy = Proxy(config())
@@ -154,6 +168,25 @@ def test_sighup_reload_and_bad_config_certificate():
     wait_for(lambda: served_is(crt), what="the certificate named by the reloaded config")
 
 
+def test_reordered_listeners_keep_their_certificates():
+    import json
+    with open(proxy.ready) as f:
+        other_port = json.load(f)["listeners"]["other"]
+
+    def cn(port, name):
+        ctx = client_context(cafile=ca.cert, check_hostname=False)
+        with tls_connect(port, name, ctx) as s:
+            return dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
+    assert cn(other_port, "other.test") == "other.test"
+    crt, key = ca.server_cert("v6", dns=["api.test"])
+    proxy.rewrite_config(config(cert=crt, key=key, other_first=True))
+    proxy.signal(signal.SIGHUP)
+    wait_for(lambda: served_is(crt), what="the reloaded certificate on main")
+    # Reloads are published by listener name, not position.
+    assert cn(other_port, "other.test") == "other.test"
+    assert cn(proxy.port, "api.test") == "api.test"
+
+
 def test_bad_certificate_refused_at_start():
     expired = ca.expired_cert("old2", dns=["api.test"])
     path = tmp_path("bad.yaml")
@@ -170,4 +203,5 @@ def test_bad_certificate_refused_at_start():
 if __name__ == "__main__":
     setup()
     run([test_swap_served_to_new_connections_open_one_keeps_working, test_bad_replacements_refused_old_keeps_serving,
-         test_sighup_reload_and_bad_config_certificate, test_bad_certificate_refused_at_start])
+         test_sighup_reload_and_bad_config_certificate, test_reordered_listeners_keep_their_certificates,
+         test_bad_certificate_refused_at_start])
