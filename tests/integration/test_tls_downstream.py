@@ -228,6 +228,20 @@ def test_stream_arrives_incrementally():
     conn.close()
 
 
+def test_curl_streams_over_https():
+    # curl as the client: verified against the CA with SNI a.test, ALPN
+    # http/1.1 (curl offers h2 first), and a streamed chat completion whose
+    # events arrive as SSE over HTTPS.
+    p = ports["main"]
+    r = subprocess.run(["curl", "-sS", "-N", "--http2", "--cacert", ca.cert, "--resolve", f"a.test:{p}:127.0.0.1",
+                        "-H", "Content-Type: application/json", "-d", chat_body(stream=True, max_tokens=16),
+                        "-w", "\nHTTPVERSION=%{http_version} VERIFY=%{ssl_verify_result}",
+                        f"https://a.test:{p}/v1/chat/completions"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "HTTPVERSION=1.1 VERIFY=0" in r.stdout, r.stdout[-300:]
+    assert r.stdout.count("data:") >= 10 and "[DONE]" in r.stdout
+
+
 def client_hello():
     inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
     o = ctx().wrap_bio(inc, out, server_hostname="a.test")
@@ -381,7 +395,7 @@ if __name__ == "__main__":
     setup()
     run([test_sni_selects_certificates, test_old_protocols_refused_where_a_permissive_server_accepts,
          test_tls12_and_tls13_with_server_cipher_order, test_alpn, test_session_resumption,
-         test_mtls_and_forwarded_headers, test_stream_arrives_incrementally,
+         test_mtls_and_forwarded_headers, test_stream_arrives_incrementally, test_curl_streams_over_https,
          test_bad_clients_are_counted_and_harmless, test_silent_connection_closed_at_handshake_timeout,
          test_close_notify_while_waiting_cancels_upstream, test_pipelined_request_buffered_inside_openssl,
          test_pipelined_requests_over_tls, test_expiry_metric])
