@@ -57,15 +57,6 @@ std::string render_metrics(const EngineConfig& cfg, const Engine& engine,
     family(out, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", "gauge");
     sample(out, "vllm:kv_cache_usage_perc", labels, load.kv_usage.value_or(engine.kv_usage()));
 
-    // vLLM's CacheConfig as an info gauge (value 1, facts in labels): the
-    // picker reads the KV capacity from it (block_size x num_gpu_blocks).
-    family(out, "vllm:cache_config_info", "Information of the LLMEngine CacheConfig", "gauge");
-    sample(out, "vllm:cache_config_info",
-           fmt::format("block_size=\"{}\",cache_dtype=\"auto\",enable_prefix_caching=\"True\",engine=\"0\","
-                       "num_gpu_blocks=\"{}\"",
-                       cfg.block_size, cfg.kv_blocks),
-           1.0);
-
     family(out, "vllm:prefix_cache_queries_total",
            "Prefix cache queries, in terms of number of queried tokens.", "counter");
     sample(out, "vllm:prefix_cache_queries_total", labels, double(c.prefix_cache_queries));
@@ -107,6 +98,9 @@ std::string render_metrics(const EngineConfig& cfg, const Engine& engine,
                        cfg.loras.empty() ? 0 : cfg.max_loras, names(running), names(waiting)),
            unix_time);
 
+    // vLLM's CacheConfig as an info gauge (value 1, facts in labels): the
+    // picker reads the KV capacity from it (block_size x num_gpu_blocks).
+    // Written once: a family twice is invalid exposition text.
     family(out, "vllm:cache_config_info", "Information of the LLMEngine CacheConfig", "gauge");
     sample(out, "vllm:cache_config_info",
            fmt::format("block_size=\"{}\",cache_dtype=\"auto\",enable_prefix_caching=\"True\","

@@ -372,7 +372,10 @@ TEST_CASE("metrics: cache_config_info carries the KV capacity, as vLLM writes it
     c.kv_blocks = 1234;
     Engine e(c);
     const std::string text = render_metrics(c, e, LoadOverride{}, 0);
-    CHECK(text.find("# TYPE vllm:cache_config_info gauge\n") != std::string::npos);
+    const size_t type = text.find("# TYPE vllm:cache_config_info gauge\n");
+    CHECK(type != std::string::npos);
+    CHECK(text.find("# TYPE vllm:cache_config_info gauge\n", type + 1) == std::string::npos);  // one family
     CHECK(text.find("vllm:cache_config_info{block_size=\"16\",cache_dtype=\"auto\",enable_prefix_caching=\"True\","
-                    "engine=\"0\",num_gpu_blocks=\"1234\"} 1.0\n") != std::string::npos);
+                    "engine=\"0\",gpu_memory_utilization=\"0.9\",kv_cache_size_tokens=\"19744\","
+                    "num_cpu_blocks=\"0\",num_gpu_blocks=\"1234\"} 1.0\n") != std::string::npos);
 }
