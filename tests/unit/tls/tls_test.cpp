@@ -77,7 +77,7 @@ struct Outcome {
     bool ok = false;
     bool resumed = false;
     std::string subject_cn;
-    SSL_SESSION* session = nullptr;  // caller frees
+    tls::SslSessionRef session;
 };
 
 // One handshake (and one byte each way, so TLS 1.3 tickets arrive).
@@ -120,7 +120,7 @@ Outcome handshake(const tls::ServerTls& server, const char* sni, SSL_SESSION* re
         char cn[256] = {};
         if (peer) X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
         out.subject_cn = cn;
-        out.session = SSL_get1_session(c);
+        out.session.reset(SSL_get1_session(c));
         // A connection freed without a shutdown invalidates its session
         // (proxy/stream.cpp ends TLS the same way).
         SSL_shutdown(c);
@@ -207,17 +207,15 @@ TEST_CASE("ticket keys rotate: the previous key resumes and renews, an older one
         REQUIRE(first.session);
         uint64_t r0 = keys->rotations();
         // One rotation since the ticket was issued: previous key, accepted.
-        Outcome second = handshake(*t, "t.test", first.session, version);
+        Outcome second = handshake(*t, "t.test", first.session.get(), version);
         CHECK(second.ok);
         CHECK(second.resumed);
         CHECK(keys->rotations() > r0);
         // The first ticket is now two keys old: a full handshake.
         keys->set_period(std::chrono::seconds(0));
-        Outcome third = handshake(*t, "t.test", first.session, version);
+        Outcome third = handshake(*t, "t.test", first.session.get(), version);
         CHECK(third.ok);
         CHECK_FALSE(third.resumed);
-        for (SSL_SESSION* s : {first.session, second.session, third.session})
-            if (s) SSL_SESSION_free(s);
     }
 }
 
@@ -232,11 +230,9 @@ TEST_CASE("with a long period, tickets resume repeatedly without rotation") {
     Outcome first = handshake(*t, "s.test", nullptr);
     REQUIRE(first.session);
     for (int i = 0; i < 3; ++i) {
-        Outcome again = handshake(*t, "s.test", first.session);
+        Outcome again = handshake(*t, "s.test", first.session.get());
         CHECK(again.resumed);
-        if (again.session) SSL_SESSION_free(again.session);
     }
     CHECK(keys->rotations() == 0);
-    SSL_SESSION_free(first.session);
     std::filesystem::remove_all(temp_dir());
 }
