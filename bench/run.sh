@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The benchmark entry point: builds infergate in release mode, installs the
+# peers (nginx, HAProxy, wrk, gnuplot) from Debian through the packaging
+# script, runs the scenarios with a progress line each, and writes
+# bench/results/<UTC date>/report.md with the scenarios' tables and PNG
+# charts. Each scenario is also a script of its own (bench/scenarios/).
+#
+#   bench/run.sh [--quick] [--build-dir DIR] [--out DIR] [scenario...]
+#
+# Scenarios (default: all of them):
+#   proxy   raw proxy cost: CPU per request through infergate, nginx and
+#           HAProxy to the same upstream (bench/scenarios/proxy.sh)
+# --quick runs every scenario at reduced size. --build-dir uses an existing
+# meson build (CI's smoke test does; figures from a non-release build are
+# marked as such). --out writes the report elsewhere.
+set -euo pipefail
+cd "$(dirname "$(realpath "$0")")/.."
+root=$(pwd)
+quick=""; build=""; out=""; scenarios=()
+known=(proxy)
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) quick=--quick ;;
+        --build-dir) build=$2; shift ;;
+        --out) out=$2; shift ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+        *)
+            if [[ ! " ${known[*]} " == *" $1 "* ]]; then
+                echo "run.sh: unknown scenario '$1' (known: ${known[*]})" >&2
+                exit 2
+            fi
+            scenarios+=("$1") ;;
+    esac
+    shift
+done
+[ ${#scenarios[@]} -eq 0 ] && scenarios=("${known[@]}")
+
+echo "run.sh: dependencies" >&2
+./packaging/install-deps.sh >/dev/null
+buildtype=release
+if [ -z "$build" ]; then
+    build=build-release
+    echo "run.sh: building $build (release)" >&2
+    [ -f "$build/build.ninja" ] || meson setup "$build" --buildtype=release >/dev/null
+    meson compile -C "$build" infergate infergate-sim >/dev/null
+else
+    buildtype=$(meson introspect "$build" --buildoptions 2>/dev/null |
+                python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="buildtype"))')
+fi
+stamp=$(date -u +%Y-%m-%d)
+out=${out:-bench/results/$stamp}
+mkdir -p "$out"
+
+summaries=()
+for s in "${scenarios[@]}"; do
+    echo "run.sh: scenario $s" >&2
+    line=$(BUILD="$build" "bench/scenarios/$s.sh" "$out" $quick | tail -1)
+    summaries+=("$line")
+    echo "$line"
+done
+
+{
+    echo "# infergate benchmarks, $stamp"
+    echo
+    echo "Command: \`bench/run.sh ${quick:+$quick }${scenarios[*]}\` at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown);"
+    echo "infergate built with buildtype=$buildtype$([ "$buildtype" = release ] || echo ' (not a release build: figures are not comparable)')."
+    echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), kernel $(uname -r),"
+    echo "$(nginx -v 2>&1 | sed 's/^nginx version: //'), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(openssl version | cut -d' ' -f1-2)."
+    echo
+    echo "## Summary"
+    echo
+    for l in "${summaries[@]}"; do echo "- $l"; done
+    echo
+    for s in "${scenarios[@]}"; do cat "$out/$s.md"; echo; done
+} >"$out/report.md"
+echo "run.sh: report in $out/report.md" >&2
