@@ -232,5 +232,6 @@ set key top left; plot '{dat}' using 2:xtic(1) title columnheader(2), '' using 3
     open(os.path.join(out, "proxy.md"), "a").write("![CPU per request](proxy-cpu.png)\n")
 except (FileNotFoundError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
     print(f"proxy.sh: no chart ({e})", file=sys.stderr)
+os.remove(dat)
 print("proxy: " + "; ".join(summary))
 PY
