@@ -19,6 +19,9 @@ boost::asio::awaitable<void> serve_admin(Server& server, boost::asio::ip::tcp::s
 // Prometheus text exposition of everything infergate measures.
 std::string render_metrics(Server& server);
 
+// An empty family (metrics_export.cpp), for the appenders below.
+prometheus::MetricFamily metric_family(std::string name, std::string help, prometheus::MetricType type);
+
 // Appends the Gateway API Inference Extension's families (metrics_gie.cpp).
 void append_gie_metrics(Server& server, std::vector<prometheus::MetricFamily>& out);
 // TLS handshakes, failures and certificate expiry (metrics_tls.cpp).

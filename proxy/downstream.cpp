@@ -97,6 +97,7 @@ void DownstreamConn::close_if_idle() {
 void DownstreamConn::park() {
     if (closed_) return;
     parked_ = true;
+    stream_.release_buffers();
     arm(Phase::idle, w_.runtime()->config->timeouts.keepalive_idle);
     if (stream_.has_buffered()) {
         // The next request is already inside OpenSSL: the socket may never

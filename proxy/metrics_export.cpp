@@ -15,15 +15,15 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-namespace {
-
-MetricFamily family(std::string name, std::string help, MetricType type) {
+MetricFamily metric_family(std::string name, std::string help, MetricType type) {
     MetricFamily f;
     f.name = std::move(name);
     f.help = std::move(help);
     f.type = type;
     return f;
 }
+
+namespace {
 
 ClientMetric with_labels(std::vector<ClientMetric::Label> labels) {
     ClientMetric m;
@@ -34,7 +34,7 @@ ClientMetric with_labels(std::vector<ClientMetric::Label> labels) {
 MetricFamily histogram(std::string name, std::string help,
                        const std::vector<std::unique_ptr<Worker>>& workers,
                        const LatencyHistogram WorkerStats::*which) {
-    MetricFamily f = family(std::move(name), std::move(help), MetricType::Histogram);
+    MetricFamily f = metric_family(std::move(name), std::move(help), MetricType::Histogram);
     std::array<uint64_t, LatencyHistogram::kBounds.size() + 1> total{}, b{};
     uint64_t count = 0;
     double sum = 0;
@@ -66,7 +66,7 @@ std::string render_metrics(Server& server) {
     std::vector<MetricFamily> out = server.registry().Collect();
     const auto& workers = server.workers();
 
-    MetricFamily req = family("infergate_requests_total",
+    MetricFamily req = metric_family("infergate_requests_total",
                               "Requests answered, by route, pool, endpoint and status",
                               MetricType::Counter);
     std::map<RequestKey, uint64_t> reqs;
@@ -101,7 +101,7 @@ std::string render_metrics(Server& server) {
                             "Time from request received to the upstream response head", workers,
                             &WorkerStats::time_to_first_byte));
 
-    MetricFamily ue = family("infergate_upstream_errors_total",
+    MetricFamily ue = metric_family("infergate_upstream_errors_total",
                              "Upstream failures by endpoint and kind", MetricType::Counter);
     for (auto& [k, v] : uerr) {
         ClientMetric m = with_labels({{"endpoint", k.first}, {"kind", k.second}});
@@ -110,7 +110,7 @@ std::string render_metrics(Server& server) {
     }
     out.push_back(std::move(ue));
 
-    MetricFamily de = family("infergate_downstream_errors_total",
+    MetricFamily de = metric_family("infergate_downstream_errors_total",
                              "Client-side failures by kind", MetricType::Counter);
     for (auto& [k, v] : derr) {
         ClientMetric m = with_labels({{"kind", k}});
@@ -120,7 +120,7 @@ std::string render_metrics(Server& server) {
     out.push_back(std::move(de));
 
     auto scalar = [&](std::string name, std::string help, MetricType t, double v) {
-        MetricFamily f = family(std::move(name), std::move(help), t);
+        MetricFamily f = metric_family(std::move(name), std::move(help), t);
         ClientMetric m;
         if (t == MetricType::Counter)
             m.counter.value = v;
@@ -144,17 +144,17 @@ std::string render_metrics(Server& server) {
     scalar("infergate_draining", "1 while draining after SIGTERM", MetricType::Gauge,
            server.draining() ? 1 : 0);
 
-    MetricFamily q = family("infergate_endpoint_queue_size", "Scraped waiting requests per endpoint",
+    MetricFamily q = metric_family("infergate_endpoint_queue_size", "Scraped waiting requests per endpoint",
                             MetricType::Gauge);
-    MetricFamily r = family("infergate_endpoint_running_requests",
+    MetricFamily r = metric_family("infergate_endpoint_running_requests",
                             "Scraped running requests per endpoint", MetricType::Gauge);
-    MetricFamily kv = family("infergate_endpoint_kv_cache_usage",
+    MetricFamily kv = metric_family("infergate_endpoint_kv_cache_usage",
                              "Scraped KV-cache utilisation (0-1) per endpoint", MetricType::Gauge);
-    MetricFamily inf = family("infergate_endpoint_in_flight",
+    MetricFamily inf = metric_family("infergate_endpoint_in_flight",
                               "Requests infergate has in flight per endpoint", MetricType::Gauge);
-    MetricFamily up = family("infergate_endpoint_up",
+    MetricFamily up = metric_family("infergate_endpoint_up",
                              "1 unless the endpoint refused connections", MetricType::Gauge);
-    MetricFamily age = family("infergate_endpoint_metrics_age_seconds",
+    MetricFamily age = metric_family("infergate_endpoint_metrics_age_seconds",
                               "Age of the last good scrape per endpoint", MetricType::Gauge);
     auto now = picker::Clock::now();
     for (const RuntimePool& p : server.runtime().pools) {

@@ -29,14 +29,6 @@ using prometheus::MetricType;
 
 namespace {
 
-MetricFamily family(std::string name, std::string help, MetricType type) {
-    MetricFamily f;
-    f.name = std::move(name);
-    f.help = std::move(help);
-    f.type = type;
-    return f;
-}
-
 template <class H>
 struct Merged {
     std::array<uint64_t, H::kBuckets> buckets{};
@@ -95,12 +87,12 @@ void append_prefix_index_metrics(const Runtime& runtime, std::vector<MetricFamil
         }
     }
     if (seen.empty()) return;
-    MetricFamily sz = family("inference_extension_prefix_indexer_size", "Size of the prefix indexer.",
+    MetricFamily sz = metric_family("inference_extension_prefix_indexer_size", "Size of the prefix indexer.",
                              MetricType::Gauge);
     ClientMetric g;
     g.gauge.value = static_cast<double>(size);
     sz.metric.push_back(std::move(g));
-    MetricFamily hr = family("inference_extension_prefix_indexer_hit_ratio",
+    MetricFamily hr = metric_family("inference_extension_prefix_indexer_hit_ratio",
                              "Ratio of prefix length matched to total prefix length in the cache lookup.",
                              MetricType::Histogram);
     ClientMetric h;
@@ -139,7 +131,7 @@ void append_gie_metrics(Server& server, std::vector<MetricFamily>& out) {
         }
     }
 
-    MetricFamily req = family("inference_objective_request_total",
+    MetricFamily req = metric_family("inference_objective_request_total",
                               "Counter of inference objective requests broken out for each model and target model.",
                               MetricType::Counter);
     for (const auto& [k, n] : requests) {
@@ -149,22 +141,22 @@ void append_gie_metrics(Server& server, std::vector<MetricFamily>& out) {
         m.counter.value = static_cast<double>(n);
         req.metric.push_back(std::move(m));
     }
-    MetricFamily err = family("inference_objective_request_error_total",
+    MetricFamily err = metric_family("inference_objective_request_error_total",
                               "Counter of inference objective requests errors broken out for each model and target model.",
                               MetricType::Counter);
-    MetricFamily dur = family("inference_objective_request_duration_seconds",
+    MetricFamily dur = metric_family("inference_objective_request_duration_seconds",
                               "Inference objective response latency distribution in seconds for each model and target model.",
                               MetricType::Histogram);
-    MetricFamily in = family("inference_objective_input_tokens",
+    MetricFamily in = metric_family("inference_objective_input_tokens",
                              "Inference objective input token count distribution for requests in each model.",
                              MetricType::Histogram);
-    MetricFamily outp = family("inference_objective_output_tokens",
+    MetricFamily outp = metric_family("inference_objective_output_tokens",
                                "Inference objective output token count distribution for requests in each model.",
                                MetricType::Histogram);
-    MetricFamily ttft = family("inference_objective_request_ttft_seconds",
+    MetricFamily ttft = metric_family("inference_objective_request_ttft_seconds",
                                "Inference model TTFT distribution in seconds for each model and target model: from request received to the first response body bytes.",
                                MetricType::Histogram);
-    MetricFamily ntpot = family("inference_objective_normalized_time_per_output_token_seconds",
+    MetricFamily ntpot = metric_family("inference_objective_normalized_time_per_output_token_seconds",
                                 "Inference objective latency divided by number of output tokens in seconds for each model and target model.",
                                 MetricType::Histogram);
     for (const auto& [k, p] : pairs) {
@@ -183,7 +175,7 @@ void append_gie_metrics(Server& server, std::vector<MetricFamily>& out) {
         if (p.ttft.count) ttft.metric.push_back(p.ttft.metric(labels));
         if (p.ntpot.count) ntpot.metric.push_back(p.ntpot.metric(labels));
     }
-    MetricFamily run = family("inference_objective_running_requests",
+    MetricFamily run = metric_family("inference_objective_running_requests",
                               "Inference objective number of running requests in each model.",
                               MetricType::Gauge);
     for (const auto& [model, n] : running) {
@@ -194,13 +186,13 @@ void append_gie_metrics(Server& server, std::vector<MetricFamily>& out) {
         run.metric.push_back(std::move(m));
     }
 
-    MetricFamily kv = family("inference_pool_average_kv_cache_utilization",
+    MetricFamily kv = metric_family("inference_pool_average_kv_cache_utilization",
                              "The average kv cache utilization for an inference server pool.",
                              MetricType::Gauge);
-    MetricFamily q = family("inference_pool_average_queue_size",
+    MetricFamily q = metric_family("inference_pool_average_queue_size",
                             "The average number of requests pending in the model server queue.",
                             MetricType::Gauge);
-    MetricFamily ready = family("inference_pool_ready_pods",
+    MetricFamily ready = metric_family("inference_pool_ready_pods",
                                 "The number of ready pods in the inference server pool.", MetricType::Gauge);
     auto now = picker::Clock::now();
     for (const RuntimePool& pool : server.runtime().pools) {
@@ -226,7 +218,7 @@ void append_gie_metrics(Server& server, std::vector<MetricFamily>& out) {
         q.metric.push_back(m);
     }
 
-    MetricFamily sch = family("inference_extension_scheduler_e2e_duration_seconds",
+    MetricFamily sch = metric_family("inference_extension_scheduler_e2e_duration_seconds",
                               "End-to-end scheduling latency distribution in seconds.", MetricType::Histogram);
     sch.metric.push_back(sched.metric({}));
 

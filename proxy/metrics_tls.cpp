@@ -13,14 +13,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-static MetricFamily family(std::string name, std::string help, MetricType type) {
-    MetricFamily f;
-    f.name = std::move(name);
-    f.help = std::move(help);
-    f.type = type;
-    return f;
-}
-
 static ClientMetric counter(std::vector<ClientMetric::Label> labels, uint64_t v) {
     ClientMetric m;
     m.label = std::move(labels);
@@ -45,28 +37,28 @@ void append_tls_metrics(Server& server, std::vector<MetricFamily>& out) {
     }
     const char* versions[] = {"TLSv1.2", "TLSv1.3"};
     const char* yes_no[] = {"false", "true"};
-    MetricFamily h = family("infergate_tls_handshakes_total",
+    MetricFamily h = metric_family("infergate_tls_handshakes_total",
                             "Client TLS handshakes completed, by protocol version and session resumption",
                             MetricType::Counter);
     for (int v = 0; v < 2; ++v)
         for (int r = 0; r < 2; ++r) h.metric.push_back(counter({{"resumed", yes_no[r]}, {"version", versions[v]}}, hs[v][r]));
     out.push_back(std::move(h));
-    MetricFamily f = family("infergate_tls_handshake_failures_total", "Client TLS handshakes that failed, by reason",
+    MetricFamily f = metric_family("infergate_tls_handshake_failures_total", "Client TLS handshakes that failed, by reason",
                             MetricType::Counter);
     for (size_t i = 0; i < kReasons; ++i) f.metric.push_back(counter({{"reason", tls::kFailureNames[i]}}, fail[i]));
     out.push_back(std::move(f));
-    MetricFamily uh = family("infergate_upstream_tls_handshakes_total",
+    MetricFamily uh = metric_family("infergate_upstream_tls_handshakes_total",
                              "TLS handshakes with endpoints, by session resumption", MetricType::Counter);
     for (int r = 0; r < 2; ++r) uh.metric.push_back(counter({{"resumed", yes_no[r]}}, up[r]));
     out.push_back(std::move(uh));
-    MetricFamily uf = family("infergate_upstream_tls_handshake_failures_total",
+    MetricFamily uf = metric_family("infergate_upstream_tls_handshake_failures_total",
                              "TLS handshakes with endpoints that failed, by reason", MetricType::Counter);
     for (size_t i = 0; i < kReasons; ++i) uf.metric.push_back(counter({{"reason", tls::kFailureNames[i]}}, upfail[i]));
     out.push_back(std::move(uf));
 
     const TlsListeners* tl = server.tls_listeners();
     if (!tl) return;
-    MetricFamily exp = family("infergate_tls_certificate_expiry_seconds",
+    MetricFamily exp = metric_family("infergate_tls_certificate_expiry_seconds",
                               "Seconds until each served certificate expires (negative: expired)", MetricType::Gauge);
     const auto now = static_cast<int64_t>(std::time(nullptr));
     for (const auto& e : tl->entries()) {
@@ -79,7 +71,7 @@ void append_tls_metrics(Server& server, std::vector<MetricFamily>& out) {
         }
     }
     out.push_back(std::move(exp));
-    MetricFamily rl = family("infergate_tls_certificate_reloads_total",
+    MetricFamily rl = metric_family("infergate_tls_certificate_reloads_total",
                              "Certificate reloads after a file change, by result (SIGHUP reloads count as config "
                              "reloads)",
                              MetricType::Counter);

@@ -181,9 +181,6 @@ asio::awaitable<size_t> Stream::write(std::span<const asio::const_buffer> bufs, 
     }
     if (!gather_.empty()) total += co_await write_tls(gather_.data(), gather_.size(), ec);
     gather_.clear();
-    // A buffer kept at record size between responses would cost every
-    // idle connection 16 KiB.
-    if (gather_.capacity() > 4096) gather_.shrink_to_fit();
     co_return total;
 }
 
@@ -191,6 +188,8 @@ asio::awaitable<size_t> Stream::write(std::string_view data, error_code& ec) {
     std::array<asio::const_buffer, 1> one{asio::buffer(data.data(), data.size())};
     co_return co_await write(one, ec);
 }
+
+void Stream::release_buffers() { std::string().swap(gather_); }
 
 bool Stream::has_buffered() const { return ssl_ && (SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_) == 1); }
 

@@ -62,6 +62,9 @@ public:
     // (decrypted or not). A connection must not wait on the socket for a
     // request that is already here.
     bool has_buffered() const;
+    // Frees the write gather buffer (up to a record, 16 KiB) while the
+    // connection idles; it is kept across the writes of one response.
+    void release_buffers();
     // TLS, when the socket is readable while no read is pending: whether
     // the peer has sent request bytes (kept for the next read_some), is
     // gone (close_notify, an error), or sent only part of a record. TLS

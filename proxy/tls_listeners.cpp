@@ -18,8 +18,6 @@ static std::vector<std::string> files_of(const config::ListenerTls& t) {
     return out;
 }
 
-std::string TlsListeners::stamp_of(const std::vector<std::string>& files) { return tls::file_stamp(files); }
-
 std::vector<std::string> TlsListeners::build(const config::Config& cfg,
                                              std::vector<std::shared_ptr<const tls::ServerTls>>& out) {
     std::vector<std::string> errors;
@@ -55,7 +53,7 @@ void TlsListeners::adopt(const config::Config& cfg, std::vector<std::shared_ptr<
         e.keys = built[i]->keys();
         e.keys->set_period(std::chrono::duration_cast<std::chrono::seconds>(l.tls->session_timeout));
         e.files = files_of(*l.tls);
-        e.stamp = stamp_of(e.files);
+        e.stamp = tls::file_stamp(e.files);
         if (l.tls->watch_interval.count() > 0 && (interval_.count() == 0 || l.tls->watch_interval < interval_))
             interval_ = l.tls->watch_interval;
         if (publish)
@@ -79,7 +77,7 @@ void TlsListeners::check() {
     for (size_t i = 0; i < entries_.size(); ++i) {
         Entry& e = entries_[i];
         if (!e.current) continue;
-        std::string now = stamp_of(e.files);
+        std::string now = tls::file_stamp(e.files);
         if (now == e.stamp) continue;
         e.stamp = now;  // retried only when the files change again
         std::string err;

@@ -11,8 +11,6 @@
 // certificate in service stays; it is retried when the files change again.
 #pragma once
 
-#include <sys/stat.h>
-
 #include <chrono>
 #include <memory>
 #include <string>
@@ -58,7 +56,6 @@ public:
 private:
     void watch();
     void check();
-    static std::string stamp_of(const std::vector<std::string>& files);
 
     boost::asio::io_context& ioc_;
     const std::vector<std::unique_ptr<Worker>>& workers_;

@@ -42,6 +42,7 @@ std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& endpoint, co
 
 void UpstreamPool::give_back(std::unique_ptr<UpstreamConn> conn) {
     if (stopped_ || !conn->stream.socket().is_open()) return;
+    conn->stream.release_buffers();
     conn->idle_since = std::chrono::steady_clock::now();
     idle_[conn->endpoint].push_back(std::move(conn));
 }

@@ -86,24 +86,24 @@ void Worker::accept_loop(Listener& l) {
             return;
         }
         stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
-        if (conns_.size() >= runtime_->config->limits.max_connections_per_worker && l.tls) {
-            // Over the cap on a TLS listener: a plain-text 503 would be
-            // noise to a TLS client, and a handshake is what the cap
-            // saves; close at once.
+        if (conns_.size() >= runtime_->config->limits.max_connections_per_worker) {
+            // Over the cap: answer 503 and close rather than queue. On a TLS
+            // listener a plain-text 503 would be noise to the client, and a
+            // handshake is what the cap saves: close at once.
             stats_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
-            error_code ig;
-            sock.close(ig);
-        } else if (conns_.size() >= runtime_->config->limits.max_connections_per_worker) {
-            // Over the cap: answer 503 and close rather than queue.
-            stats_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
-            auto s = std::make_shared<tcp::socket>(std::move(sock));
-            auto msg = std::make_shared<std::string>(
-                error_response(503, "too many connections", false, "Retry-After: 1\r\n"));
-            asio::async_write(*s, asio::buffer(*msg), [s, msg](error_code, size_t) {
+            if (l.tls) {
                 error_code ig;
-                s->shutdown(tcp::socket::shutdown_both, ig);
-                s->close(ig);
-            });
+                sock.close(ig);
+            } else {
+                auto s = std::make_shared<tcp::socket>(std::move(sock));
+                auto msg = std::make_shared<std::string>(
+                    error_response(503, "too many connections", false, "Retry-After: 1\r\n"));
+                asio::async_write(*s, asio::buffer(*msg), [s, msg](error_code, size_t) {
+                    error_code ig;
+                    s->shutdown(tcp::socket::shutdown_both, ig);
+                    s->close(ig);
+                });
+            }
         } else {
             std::make_shared<DownstreamConn>(*this, std::move(sock), l.tls)->start();
         }

@@ -23,6 +23,11 @@ std::string take_errors(const std::string& fallback) {
     return out.empty() ? fallback : out;
 }
 
+std::string file_error(const config::FileRef& f, const std::string& msg, config::Mark& where) {
+    where = f.mark;
+    return fmt::format("{}: {}", f.key, msg);
+}
+
 std::string subject_text(X509* cert) {
     if (!cert) return {};
     BIO* bio = BIO_new(BIO_s_mem());

@@ -9,6 +9,8 @@
 
 #include <openssl/ssl.h>
 
+#include "config/config.hpp"
+
 namespace infergate::tls {
 
 struct CertificateInfo {
@@ -24,6 +26,10 @@ struct CertificateInfo {
 // now. Returns "" on success, else why not (naming the file).
 std::string load_certificate(SSL_CTX* ctx, const std::string& cert_file, const std::string& key_file,
                              CertificateInfo& info);
+
+// "KEY: message" for a problem with a file the config names; `where`
+// gets the key's position in the config.
+std::string file_error(const config::FileRef& f, const std::string& msg, config::Mark& where);
 
 // The subject of `cert` as RFC 2253 text ("" for null).
 std::string subject_text(X509* cert);

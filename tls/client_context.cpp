@@ -23,10 +23,6 @@ static int on_new_session(SSL* ssl, SSL_SESSION* session) {
     return 0;  // the sink took its own reference if it kept the session
 }
 
-static std::string at(const config::FileRef& f, const std::string& msg, config::Mark& where) {
-    where = f.mark;
-    return fmt::format("{}: {}", f.key, msg);
-}
 
 std::shared_ptr<const ClientTls> ClientTls::build(const config::UpstreamTls& cfg, std::string& error,
                                                   config::Mark& where) {
@@ -62,7 +58,7 @@ std::shared_ptr<const ClientTls> ClientTls::build(const config::UpstreamTls& cfg
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
         if (!cfg.ca_file.empty()) {
             if (SSL_CTX_load_verify_locations(ctx, cfg.ca_file.path.c_str(), nullptr) != 1) {
-                error = at(cfg.ca_file, fmt::format("cannot load CA file '{}': {}", cfg.ca_file.path, take_errors()), where);
+                error = file_error(cfg.ca_file, fmt::format("cannot load CA file '{}': {}", cfg.ca_file.path, take_errors()), where);
                 return nullptr;
             }
         } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
@@ -73,7 +69,7 @@ std::shared_ptr<const ClientTls> ClientTls::build(const config::UpstreamTls& cfg
     if (!cfg.cert_file.empty()) {
         CertificateInfo info;
         if (std::string e = load_certificate(ctx, cfg.cert_file.path, cfg.key_file.path, info); !e.empty()) {
-            error = at(cfg.cert_file, e, where);
+            error = file_error(cfg.cert_file, e, where);
             return nullptr;
         }
     }

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <vector>
 
 #include <openssl/evp.h>
 
@@ -54,14 +55,27 @@ int ServerTls::on_servername(SSL* ssl, int*, void* arg) {
     return SSL_TLSEXT_ERR_OK;
 }
 
-// "KEY: message" for a problem with a file the config names; `where` gets
-// the key's position.
-static std::string at(const config::FileRef& f, const std::string& msg, config::Mark& where) {
-    where = f.mark;
-    return fmt::format("{}: {}", f.key, msg);
+
+// The session id context binds a session (and ticket) to what it was
+// authenticated under: OpenSSL resumes a session without asking for a
+// client certificate again, so a reload that adds or changes client
+// verification must not let sessions from before it resume. Computed once
+// per build, shared by every certificate's context.
+static std::vector<unsigned char> session_id_context(const config::ListenerTls& cfg, const std::string& listener) {
+    std::string ca_bytes;
+    if (!cfg.client_ca_file.empty()) {
+        std::ifstream f(cfg.client_ca_file.path, std::ios::binary);
+        ca_bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    }
+    std::string material = fmt::format("infergate/{}/{}/{}/", listener, cfg.client_ca_file.empty() ? 0 : 1,
+                                       cfg.client_cert_required ? 1 : 0) + ca_bytes;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    if (EVP_Digest(material.data(), material.size(), md, &len, EVP_sha256(), nullptr) != 1) return {};
+    return {md, md + std::min<unsigned>(len, SSL_MAX_SID_CTX_LENGTH)};
 }
 
-static std::string configure(SSL_CTX* ctx, const config::ListenerTls& cfg, const std::string& listener,
+static std::string configure(SSL_CTX* ctx, const config::ListenerTls& cfg, const std::vector<unsigned char>& sid,
                              config::Mark& where) {
     if (SSL_CTX_set_min_proto_version(ctx, cfg.tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION) != 1 ||
         SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1)
@@ -84,22 +98,7 @@ static std::string configure(SSL_CTX* ctx, const config::ListenerTls& cfg, const
     // request cost 2 reads). Bytes read ahead stay inside OpenSSL, which
     // Stream::has_buffered() reports before a connection parks.
     SSL_CTX_set_read_ahead(ctx, 1);
-    // The session id context binds a session (and ticket) to what it was
-    // authenticated under: OpenSSL resumes a session without asking for a
-    // client certificate again, so a reload that adds or changes client
-    // verification must not let sessions from before it resume.
-    std::string ca_bytes;
-    if (!cfg.client_ca_file.empty()) {
-        std::ifstream f(cfg.client_ca_file.path, std::ios::binary);
-        ca_bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-    }
-    std::string material = fmt::format("infergate/{}/{}/{}/", listener, cfg.client_ca_file.empty() ? 0 : 1,
-                                       cfg.client_cert_required ? 1 : 0) + ca_bytes;
-    unsigned char sid[EVP_MAX_MD_SIZE];
-    unsigned sid_len = 0;
-    if (EVP_Digest(material.data(), material.size(), sid, &sid_len, EVP_sha256(), nullptr) != 1)
-        return "cannot hash the session id context: " + take_errors();
-    SSL_CTX_set_session_id_context(ctx, sid, std::min<unsigned>(sid_len, SSL_MAX_SID_CTX_LENGTH));
+    SSL_CTX_set_session_id_context(ctx, sid.data(), static_cast<unsigned>(sid.size()));
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(ctx, 20480);
     SSL_CTX_set_timeout(ctx, static_cast<long>(std::max<int64_t>(1, cfg.session_timeout.count() / 1000)));
@@ -110,10 +109,10 @@ static std::string configure(SSL_CTX* ctx, const config::ListenerTls& cfg, const
     if (!cfg.client_ca_file.empty()) {
         const std::string& ca = cfg.client_ca_file.path;
         if (SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) != 1)
-            return at(cfg.client_ca_file, fmt::format("cannot load CA file '{}': {}", ca, take_errors()), where);
+            return file_error(cfg.client_ca_file, fmt::format("cannot load CA file '{}': {}", ca, take_errors()), where);
         STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca.c_str());
         if (!names)
-            return at(cfg.client_ca_file, fmt::format("'{}' holds no CA certificate: {}", ca, take_errors()), where);
+            return file_error(cfg.client_ca_file, fmt::format("'{}' holds no CA certificate: {}", ca, take_errors()), where);
         SSL_CTX_set_client_CA_list(ctx, names);
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (cfg.client_cert_required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
                            nullptr);
@@ -130,6 +129,11 @@ std::shared_ptr<const ServerTls> ServerTls::build(const config::ListenerTls& cfg
     out->cfg_ = cfg;
     out->keys_ = std::move(keys);
     ERR_clear_error();
+    const std::vector<unsigned char> sid = session_id_context(cfg, listener);
+    if (sid.empty()) {
+        error = "cannot hash the session id context: " + take_errors();
+        return nullptr;
+    }
     for (size_t i = 0; i < cfg.certificates.size(); ++i) {
         const config::TlsCertificate& c = cfg.certificates[i];
         SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
@@ -137,13 +141,13 @@ std::shared_ptr<const ServerTls> ServerTls::build(const config::ListenerTls& cfg
             error = "cannot create an SSL context: " + take_errors();
             return nullptr;
         }
-        if (std::string e = configure(ctx.get(), cfg, listener, where); !e.empty()) {
+        if (std::string e = configure(ctx.get(), cfg, sid, where); !e.empty()) {
             error = std::move(e);
             return nullptr;
         }
         CertificateInfo info;
         if (std::string e = load_certificate(ctx.get(), c.cert_file.path, c.key_file.path, info); !e.empty()) {
-            error = at(c.cert_file, e, where);
+            error = file_error(c.cert_file, e, where);
             return nullptr;
         }
         if (out->keys_ && cfg.session_tickets) out->keys_->install(ctx.get());

@@ -134,6 +134,18 @@ class Proxy:
     def admin(self, path):
         return request("127.0.0.1", self.admin_port, "GET", path)
 
+    def metric(self, name, **labels):
+        """Sum of the samples of metric `name` whose labels include `labels`."""
+        st, _, body = self.admin("/metrics")
+        assert st == 200, body
+        total = 0.0
+        for line in body.splitlines():
+            if not (line.startswith(name + "{") or line.startswith(name + " ")):
+                continue
+            if all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
     def debug_endpoints(self):
         st, _, body = self.admin("/debug/endpoints")
         assert st == 200, body
@@ -152,13 +164,27 @@ class Proxy:
         return self.proc.wait(timeout=timeout)
 
 
-def request(host, port, method, path, body=None, headers=None, timeout=10, ssl_context=None):
+class HTTPSTo(http.client.HTTPSConnection):
+    """HTTPS to `host` (an address) with `server_name` as SNI, Host and the
+    name verified: a test name without DNS."""
+
+    def __init__(self, host, port, ssl_context, server_name, timeout=10):
+        super().__init__(server_name, port, context=ssl_context, timeout=timeout)
+        self._address = host
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def request(host, port, method, path, body=None, headers=None, timeout=10, ssl_context=None, server_name=None):
     """One request on a fresh connection: (status, headers dict, body str).
-    HTTPS when ssl_context (an ssl.SSLContext) is given."""
+    HTTPS when ssl_context (an ssl.SSLContext) is given, with server_name
+    as SNI when given."""
     if ssl_context is None:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
     else:
-        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ssl_context)
+        conn = HTTPSTo(host, port, ssl_context, server_name or host, timeout=timeout)
     try:
         h = {"Content-Type": "application/json"} if body is not None else {}
         h.update(headers or {})

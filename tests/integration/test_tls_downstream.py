@@ -8,6 +8,7 @@ is https, a stream arrives incrementally, and bad clients (plain HTTP,
 garbage, a truncated or stalled handshake, TLS on a plain port) are counted
 and harm nothing."""
 
+import contextlib
 import json
 import os
 import re
@@ -85,18 +86,6 @@ def ctx(**kw):
     return client_context(cafile=ca.cert, **kw)
 
 
-def metric(name, **labels):
-    st, _, body = proxy.admin("/metrics")
-    assert st == 200
-    total = 0.0
-    for line in body.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def test_sni_selects_certificates():
     p = ports["main"]
     assert peer_subject_cn(p, "a.test", ctx()) == "a.test"
@@ -132,11 +121,11 @@ def test_old_protocols_refused_where_a_permissive_server_accepts():
         finally:
             srv.kill()
             srv.wait(timeout=5)
-        before = metric("infergate_tls_handshake_failures_total", reason="unsupported_version")
+        before = proxy.metric("infergate_tls_handshake_failures_total", reason="unsupported_version")
         rc, out = s_client(ports["main"], *client)
         assert not handshake_ok(out), f"infergate accepted {flag}: {out}"
         assert "protocol version" in out, out
-        assert metric("infergate_tls_handshake_failures_total", reason="unsupported_version") == before + 1
+        assert proxy.metric("infergate_tls_handshake_failures_total", reason="unsupported_version") == before + 1
 
 
 def test_tls12_and_tls13_with_server_cipher_order():
@@ -156,35 +145,35 @@ def test_tls12_and_tls13_with_server_cipher_order():
 def test_alpn():
     rc, out = s_client(ports["main"], "-servername", "a.test", "-alpn", "h2,http/1.1")
     assert "ALPN protocol: http/1.1" in out, out
-    before = metric("infergate_tls_handshake_failures_total", reason="no_alpn_match")
+    before = proxy.metric("infergate_tls_handshake_failures_total", reason="no_alpn_match")
     rc, out = s_client(ports["main"], "-servername", "a.test", "-alpn", "h2")
     assert not handshake_ok(out), out
-    assert metric("infergate_tls_handshake_failures_total", reason="no_alpn_match") == before + 1
+    assert proxy.metric("infergate_tls_handshake_failures_total", reason="no_alpn_match") == before + 1
 
 
 def test_session_resumption():
     req = b"GET /v1/models HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
     for version, flag in (("TLSv1.3", "-tls1_3"), ("TLSv1.2", "-tls1_2")):
         sess = tmp_path(f"sess-{version}")
-        before = metric("infergate_tls_handshakes_total", version=version, resumed="true")
+        before = proxy.metric("infergate_tls_handshakes_total", version=version, resumed="true")
         rc, out = s_client(ports["main"], flag, "-servername", "a.test", "-sess_out", sess, "-ign_eof", stdin=req)
         assert f"New, {version}" in out and "HTTP/1.1 200" in out, out
         rc, out = s_client(ports["main"], flag, "-servername", "a.test", "-sess_in", sess, "-ign_eof", stdin=req)
         assert f"Reused, {version}" in out and "HTTP/1.1 200" in out, out
-        assert metric("infergate_tls_handshakes_total", version=version, resumed="true") == before + 1
+        assert proxy.metric("infergate_tls_handshakes_total", version=version, resumed="true") == before + 1
 
 
 def test_mtls_and_forwarded_headers():
     p = ports["mtls"]
     crt, key = files["client"]
     # Without a certificate: refused (TLS 1.3 reports it at the first read).
-    before = metric("infergate_tls_handshake_failures_total", reason="no_client_certificate")
+    before = proxy.metric("infergate_tls_handshake_failures_total", reason="no_client_certificate")
     try:
         st, _, _ = https_request(p, "a.test", ctx(), "GET", "/v1/models")
         raise AssertionError(f"served without a client certificate: {st}")
     except (ssl.SSLError, ConnectionError, OSError):
         pass
-    wait_for(lambda: metric("infergate_tls_handshake_failures_total", reason="no_client_certificate") == before + 1,
+    wait_for(lambda: proxy.metric("infergate_tls_handshake_failures_total", reason="no_client_certificate") == before + 1,
              what="the refusal counted")
     # With one: the subject reaches the upstream, and a forged header does not.
     st, _, body = https_request(p, "a.test", ctx(cert=crt, key=key), "POST", "/echo", chat_body(),
@@ -258,9 +247,12 @@ def healthy():
 
 
 def closed_by_server(s, timeout=5.0):
-    s.settimeout(timeout)
+    """Everything the server sends until it closes; fails if it has not
+    closed within `timeout` seconds in all."""
+    deadline = time.monotonic() + timeout
     data = b""
     while True:
+        s.settimeout(max(0.01, deadline - time.monotonic()))
         try:
             chunk = s.recv(4096)
         except ConnectionResetError:  # closed with our bytes unread: a reset
@@ -275,33 +267,33 @@ def test_bad_clients_are_counted_and_harmless():
     # Plain HTTP on the TLS port: a plain-text 400.
     st, _, body = request("127.0.0.1", p, "GET", "/v1/models")
     assert st == 400 and "HTTPS port" in body, body
-    assert metric("infergate_tls_handshake_failures_total", reason="http_on_tls_port") >= 1
+    assert proxy.metric("infergate_tls_handshake_failures_total", reason="http_on_tls_port") >= 1
     # Garbage bytes: closed, counted.
-    before = metric("infergate_tls_handshake_failures_total", reason="malformed")
+    before = proxy.metric("infergate_tls_handshake_failures_total", reason="malformed")
     s = socket.create_connection(("127.0.0.1", p), timeout=5)
     s.sendall(b"\x16\x03\x01\x00\x05hello" + os.urandom(64))
     closed_by_server(s)
     s.close()
-    wait_for(lambda: metric("infergate_tls_handshake_failures_total", reason="malformed") == before + 1,
+    wait_for(lambda: proxy.metric("infergate_tls_handshake_failures_total", reason="malformed") == before + 1,
              what="garbage counted")
     healthy()
     # A truncated ClientHello, then the client leaves.
-    before = metric("infergate_tls_handshake_failures_total", reason="peer_closed")
+    before = proxy.metric("infergate_tls_handshake_failures_total", reason="peer_closed")
     s = socket.create_connection(("127.0.0.1", p), timeout=5)
     s.sendall(client_hello()[:40])
     s.shutdown(socket.SHUT_WR)
     closed_by_server(s)
     s.close()
-    wait_for(lambda: metric("infergate_tls_handshake_failures_total", reason="peer_closed") == before + 1,
+    wait_for(lambda: proxy.metric("infergate_tls_handshake_failures_total", reason="peer_closed") == before + 1,
              what="truncated handshake counted")
     healthy()
     # A stalled handshake: closed at handshake_timeout (300 ms), counted.
-    before = metric("infergate_tls_handshake_failures_total", reason="timeout")
+    before = proxy.metric("infergate_tls_handshake_failures_total", reason="timeout")
     s = socket.create_connection(("127.0.0.1", p), timeout=5)
     s.sendall(client_hello()[:40])
     assert closed_by_server(s) == b""
     s.close()
-    wait_for(lambda: metric("infergate_tls_handshake_failures_total", reason="timeout") == before + 1,
+    wait_for(lambda: proxy.metric("infergate_tls_handshake_failures_total", reason="timeout") == before + 1,
              what="stalled handshake counted")
     # A TLS client on the plain port: closed without an answer, counted.
     s = socket.create_connection(("127.0.0.1", ports["plain"]), timeout=5)
@@ -314,11 +306,11 @@ def test_bad_clients_are_counted_and_harmless():
 
 
 def test_silent_connection_closed_at_handshake_timeout():
-    before = metric("infergate_tls_handshake_failures_total", reason="timeout")
+    before = proxy.metric("infergate_tls_handshake_failures_total", reason="timeout")
     s = socket.create_connection(("127.0.0.1", ports["main"]), timeout=5)
     assert closed_by_server(s) == b""  # nothing sent: closed at 300 ms
     s.close()
-    wait_for(lambda: metric("infergate_tls_handshake_failures_total", reason="timeout") == before + 1,
+    wait_for(lambda: proxy.metric("infergate_tls_handshake_failures_total", reason="timeout") == before + 1,
              what="silent connection counted")
 
 
@@ -327,15 +319,28 @@ def in_flight():
     return eps[0]["in_flight"]
 
 
+@contextlib.contextmanager
+def sim_response_delay(ms):
+    """The simulator holds every response head for `ms` while inside."""
+    assert sim.post("/sim/delay", {"response_header_ms": ms})[0] == 200
+    try:
+        yield
+    finally:
+        sim.post("/sim/delay", {"response_header_ms": 0})
+
+
+def raw_chat_post():
+    body = chat_body(max_tokens=1).encode()
+    return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
 def test_close_notify_while_waiting_cancels_upstream():
     # The client leaves cleanly (close_notify, then FIN) while the upstream
     # has not answered: infergate notices and cancels the upstream request.
-    assert sim.post("/sim/delay", {"response_header_ms": 20000})[0] == 200
-    try:
+    with sim_response_delay(20000):
         s = tls_connect(ports["main"], "a.test", ctx())
-        body = chat_body(max_tokens=1).encode()
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        s.sendall(raw_chat_post())
         wait_for(lambda: in_flight() == 1, what="request in flight")
         s.settimeout(0.5)
         try:
@@ -344,8 +349,6 @@ def test_close_notify_while_waiting_cancels_upstream():
             pass
         s.close()
         wait_for(lambda: in_flight() == 0, timeout=5, what="upstream request cancelled")
-    finally:
-        sim.post("/sim/delay", {"response_header_ms": 0})
 
 
 def test_pipelined_request_buffered_inside_openssl():
@@ -354,27 +357,20 @@ def test_pipelined_request_buffered_inside_openssl():
     # in OpenSSL, not in the socket. After the first answer the connection
     # must read it from there instead of parking on a socket that will
     # never become readable again.
-    assert sim.post("/sim/delay", {"response_header_ms": 300})[0] == 200
-    try:
+    with sim_response_delay(300):
         s = tls_connect(ports["main"], "a.test", ctx())
-        body = chat_body(max_tokens=1).encode()
-        req = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
-               b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-        s.sendall(req)
+        s.sendall(raw_chat_post())
         wait_for(lambda: in_flight() == 1, what="first request in flight")
         s.sendall(b"GET /v1/models HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        s.settimeout(10)
         data = closed_by_server(s, timeout=10)
         s.close()
         assert data.count(b"HTTP/1.1 200") == 2, data
         assert b'"object":"list"' in data  # the second answer is /v1/models
-    finally:
-        sim.post("/sim/delay", {"response_header_ms": 0})
 
 
 def test_pipelined_requests_over_tls():
-    # Two requests in one TLS record: the second is inside OpenSSL when the
-    # first is answered; the connection must not park on the socket.
+    # Two requests in one TLS record: both decrypted by one read, answered
+    # in order.
     s = tls_connect(ports["main"], "a.test", ctx())
     s.sendall(b"GET /v1/models HTTP/1.1\r\nHost: a\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     data = closed_by_server(s)

@@ -105,15 +105,6 @@ def setup():
     proxy = Proxy(config())
 
 
-def metric(name, **labels):
-    st, _, body = proxy.admin("/metrics")
-    total = 0.0
-    for line in body.splitlines():
-        if line.startswith(name) and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def test_swap_served_to_new_connections_open_one_keeps_working():
     v1 = os.path.realpath(os.path.join(secret, "tls.crt"))
     assert served_is(v1)
@@ -130,7 +121,7 @@ def test_swap_served_to_new_connections_open_one_keeps_working():
     assert conn.sock is sock  # the same TLS connection, still the old certificate's session
     conn.close()
     assert "certificates reloaded from disk" in proxy.log_text()
-    assert metric("infergate_tls_certificate_reloads_total", result="ok") >= 1
+    assert proxy.metric("infergate_tls_certificate_reloads_total", result="ok") >= 1
 
 
 def test_bad_replacements_refused_old_keeps_serving():
@@ -141,9 +132,9 @@ def test_bad_replacements_refused_old_keeps_serving():
     wrong_key = ca.mismatched_key("wrong")
     cases = [(expired, "expired"), ((crt3, wrong_key), "does not match")]
     for n, ((crt, key), why) in enumerate(cases, 1):
-        failed = metric("infergate_tls_certificate_reloads_total", result="failed")
+        failed = proxy.metric("infergate_tls_certificate_reloads_total", result="failed")
         publish(crt, key)
-        wait_for(lambda: metric("infergate_tls_certificate_reloads_total", result="failed") == failed + 1,
+        wait_for(lambda: proxy.metric("infergate_tls_certificate_reloads_total", result="failed") == failed + 1,
                  what=f"refusal of a certificate that {why}")
         assert why in proxy.log_text(), proxy.log_text()[-2000:]
         assert "certificate reload refused" in proxy.log_text()

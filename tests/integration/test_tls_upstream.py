@@ -75,15 +75,6 @@ routes:
 {pools}""")
 
 
-def metric(name, **labels):
-    st, _, body = proxy.admin("/metrics")
-    total = 0.0
-    for line in body.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def post(pool=None, **kw):
     headers = {"x-pool": pool} if pool else {}
     return request("127.0.0.1", proxy.port, "POST", "/v1/chat/completions", chat_body(**kw), headers=headers)
@@ -113,11 +104,11 @@ def test_verified_mtls_requests():
 
 
 def test_wrong_ca_and_missing_client_certificate_give_502():
-    before = metric("infergate_upstream_tls_handshake_failures_total", reason="bad_server_certificate")
+    before = proxy.metric("infergate_upstream_tls_handshake_failures_total", reason="bad_server_certificate")
     st, _, body = post("wrongca")
     assert st == 502, body
     assert json.loads(body)["error"]["code"] == 502
-    assert metric("infergate_upstream_tls_handshake_failures_total", reason="bad_server_certificate") == before + 1
+    assert proxy.metric("infergate_upstream_tls_handshake_failures_total", reason="bad_server_certificate") == before + 1
     assert "certificate verify failed" in proxy.log_text()
     # The simulator refuses a client without a certificate. Under TLS 1.3
     # the client's handshake completes before the server's refusal
@@ -128,16 +119,16 @@ def test_wrong_ca_and_missing_client_certificate_give_502():
 
 
 def test_connections_pooled_and_sessions_resumed():
-    before = metric("infergate_upstream_tls_handshakes_total")
+    before = proxy.metric("infergate_upstream_tls_handshakes_total")
     for _ in range(20):
         st, _, _ = post(max_tokens=1)
         assert st == 200
-    after = metric("infergate_upstream_tls_handshakes_total")
+    after = proxy.metric("infergate_upstream_tls_handshakes_total")
     # Sequential requests reuse pooled connections: at most one new one per
     # worker and sim (2 x 2), not one per request.
     assert after - before <= 4, (before, after)
     # Concurrent streams need new connections; they resume the session.
-    resumed_before = metric("infergate_upstream_tls_handshakes_total", resumed="true")
+    resumed_before = proxy.metric("infergate_upstream_tls_handshakes_total", resumed="true")
     results = []
 
     def one():
@@ -148,7 +139,7 @@ def test_connections_pooled_and_sessions_resumed():
     for t in threads:
         t.join(timeout=30)
     assert results == [200] * 8, results
-    assert metric("infergate_upstream_tls_handshakes_total", resumed="true") > resumed_before
+    assert proxy.metric("infergate_upstream_tls_handshakes_total", resumed="true") > resumed_before
     resumed_on_sims = s1.stats()["tls_handshakes"]["resumed"] + s2.stats()["tls_handshakes"]["resumed"]
     assert resumed_on_sims > 0
 
@@ -159,7 +150,7 @@ def test_reload_keeps_tls_connections():
     import signal
 
     def fulls():  # infergate's own upstream handshakes (the sims' counts include this test's)
-        return metric("infergate_upstream_tls_handshakes_total")
+        return proxy.metric("infergate_upstream_tls_handshakes_total")
     # Steady state first: every worker holds connections to both sims once
     # a batch of requests opens none (bounded: 10 batches).
     for _ in range(10):

@@ -2,11 +2,12 @@
 the client, the `openssl` CLI where the test needs its exact behaviour
 (protocol versions, session files, ALPN)."""
 
-import http.client
 import os
 import socket
 import ssl
 import subprocess
+
+from harness import HTTPSTo, request
 
 OPENSSL = "openssl"
 
@@ -39,29 +40,13 @@ def peer_subject_cn(port, server_name, ctx):
     return None
 
 
-class HTTPSConn(http.client.HTTPSConnection):
-    """http.client over TLS to 127.0.0.1 with a chosen SNI name."""
-
-    def __init__(self, port, server_name, ctx, timeout=10):
-        super().__init__(server_name, port, context=ctx, timeout=timeout)
-        self._ip = "127.0.0.1"
-
-    def connect(self):
-        sock = socket.create_connection((self._ip, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+def HTTPSConn(port, server_name, ctx, timeout=10):
+    """A keep-alive HTTPS connection to 127.0.0.1 with SNI `server_name`."""
+    return HTTPSTo("127.0.0.1", port, ctx, server_name, timeout=timeout)
 
 
 def https_request(port, server_name, ctx, method, path, body=None, headers=None, timeout=10):
-    conn = HTTPSConn(port, server_name, ctx, timeout=timeout)
-    try:
-        h = {"Content-Type": "application/json"} if body is not None else {}
-        h.update(headers or {})
-        conn.request(method, path, body=body, headers=h)
-        r = conn.getresponse()
-        data = r.read().decode()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-    finally:
-        conn.close()
+    return request("127.0.0.1", port, method, path, body, headers, timeout, ssl_context=ctx, server_name=server_name)
 
 
 def s_client(port, *args, stdin=b"", env=None, timeout=10):
