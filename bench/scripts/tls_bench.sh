@@ -8,7 +8,7 @@
 #
 #   bench/scripts/tls_bench.sh [--quick] [--runs N] [--duration S]
 #       [--concurrency N] [--servers "nginx infergate"] [--no-tls12]
-#       [--cases "full:1.3 resume:1.2 ..."] [--perf DIR] [--keep]
+#       [--cases "full:1.3 resume:1.2 ..."] [--perf DIR] [--keep] [--out PREFIX]
 #   BUILD=dir: the meson build directory (default build); the script builds
 #   infergate, infergate-sim and tls_load in it.
 #   BENCH_NICE=n: scheduling weight of the run (default -19; 0: unchanged).
@@ -35,7 +35,8 @@
 # waited on the loader.
 #
 # Writes bench/results/tls-<UTC stamp>.md (table and machine) and .jsonl
-# (the loader's lines); prints a one-line summary. Default: ~4 minutes;
+# (the loader's lines), or PREFIX.md and PREFIX.jsonl with --out (the
+# benchmark scenario, bench/scenarios/tls.sh); prints a one-line summary. Default: ~4 minutes;
 # --quick: ~30 s.
 set -euo pipefail
 self=$(realpath "$0")
@@ -58,7 +59,7 @@ if [ -z "${TLS_BENCH_INNER:-}" ]; then
     exit $status
 fi
 
-runs=8 duration=2 warmup=0.5 concurrency=64 tls12=1 keep=0 cases= perf_dir=
+runs=8 duration=2 warmup=0.5 concurrency=64 tls12=1 keep=0 cases= perf_dir= out=
 servers="nginx infergate"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -71,6 +72,7 @@ while [ $# -gt 0 ]; do
         --cases) cases=$2; shift ;;
         --perf) perf_dir=$2; shift ;;
         --keep) keep=1 ;;
+        --out) out=$2; shift ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$self"; exit 0 ;;
         *) echo "tls_bench: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -319,8 +321,8 @@ load() {  # SERVER MODE TLS: one tls_load run against SERVER; prints its JSON li
         --server-pid "$(server_pid "$1")"
 }
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p bench/results
-out=bench/results/tls-$stamp
+out=${out:-bench/results/tls-$stamp}
+mkdir -p "$(dirname "$out")"
 raw=$out.jsonl
 : >"$raw"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
