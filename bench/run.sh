@@ -10,6 +10,12 @@
 # Scenarios (default: all of them):
 #   proxy   raw proxy cost: CPU per request through infergate, nginx and
 #           HAProxy to the same upstream (bench/scenarios/proxy.sh)
+#   picker  picker decision cost: ns per pick of the default profile over
+#           8/64/256 endpoints, prefix hashing GB/s (bench/scenarios/picker.sh)
+#   memory  resident memory of infergate, nginx and HAProxy, idle and per
+#           idle keep-alive connection (bench/scenarios/memory.sh)
+#   tls     TLS beside nginx: handshakes/s and keep-alive HTTPS requests/s,
+#           CPU per operation (bench/scenarios/tls.sh)
 # --quick runs every scenario at reduced size. --build-dir uses an existing
 # meson build (CI's smoke test does; figures from a non-release build are
 # marked as such). --out writes the report elsewhere.
@@ -17,13 +23,13 @@ set -euo pipefail
 cd "$(dirname "$(realpath "$0")")/.."
 root=$(pwd)
 quick=""; build=""; out=""; scenarios=()
-known=(proxy)
+known=(proxy picker memory tls)
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=--quick ;;
         --build-dir) build=$2; shift ;;
         --out) out=$2; shift ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
         *)
             if [[ ! " ${known[*]} " == *" $1 "* ]]; then
@@ -43,7 +49,14 @@ if [ -z "$build" ]; then
     build=build-release
     echo "run.sh: building $build (release)" >&2
     [ -f "$build/build.ninja" ] || meson setup "$build" --buildtype=release >/dev/null
-    meson compile -C "$build" infergate infergate-sim >/dev/null
+    targets=(infergate infergate-sim)
+    for s in "${scenarios[@]}"; do
+        case $s in
+            picker) targets+=(picker_bench) ;;
+            tls) targets+=(tls_load) ;;
+        esac
+    done
+    meson compile -C "$build" "${targets[@]}" >/dev/null
 else
     buildtype=$(meson introspect "$build" --buildoptions 2>/dev/null |
                 python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="buildtype"))')
