@@ -34,9 +34,9 @@ nofile=$(ulimit -n)
 limit=$((conns + 1024))  # each proxy's connection limit
 mkdir -p "$out"
 tmp=$(mktemp -d /tmp/infergate-bench-memory.XXXXXX)
-pids=()
+pids=(); proxy_pid=
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}" $proxy_pid; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$tmp"
 }

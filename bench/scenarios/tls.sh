@@ -31,17 +31,18 @@ trap cleanup EXIT
 
 args=()
 [ "$quick" = "--quick" ] && args=(--quick)
-BUILD=${BUILD:-build} bench/scripts/tls_bench.sh "${args[@]}" --out "$tmp/tls" >"$tmp/stdout" &
+BUILD=${BUILD:-build} bench/scripts/tls_bench.sh "${args[@]}" --out "$out/tls" >"$tmp/stdout" &
 bench_pid=$!
 wait "$bench_pid" || { echo "tls.sh: tls_bench.sh failed" >&2; exit 1; }
 bench_pid=
 summary=$(sed -n 's/^tls_bench: //p' "$tmp/stdout" | tail -1)
 [ -n "$summary" ] || { echo "tls.sh: tls_bench.sh printed no summary" >&2; exit 1; }
-cp "$tmp/tls.jsonl" "$out/tls.jsonl"
+# tls_report.py's document becomes the section: one heading level down,
+# its title replaced.
 {
     echo "## 7. TLS beside nginx"
     echo
-    # tls_report.py's document, one heading level down, its title dropped.
-    sed -e '1{/^# /d}' -e 's/^## /### /' "$tmp/tls.md" | sed '1{/^$/d}'
-} >"$out/tls.md"
+    sed -e '1{/^# /d}' -e 's/^## /### /' "$out/tls.md" | sed '1{/^$/d}'
+} >"$tmp/section.md"
+mv "$tmp/section.md" "$out/tls.md"
 echo "tls: $summary"
