@@ -1,5 +1,6 @@
 #include "proxy/downstream.hpp"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -7,6 +8,9 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <ctime>
 #include <optional>
 #include <vector>
@@ -24,6 +28,23 @@ using boost::system::error_code;
 // Bytes read from a client per read call. The parser copies what it keeps
 // (head fields, body) so the buffer only ever holds unparsed bytes.
 static constexpr size_t kReadChunk = 16 * 1024;
+
+// For the operations an idle connection keeps pending (its readable-wait
+// and its timer wait): plain operator new at the operation's own size.
+// Asio sends handlers with std::allocator through its per-thread recycling
+// cache, which hands any cached block that is large enough (often one of a
+// coroutine's ~550-byte write operations) to a ~150-byte wait, and an idle
+// connection then holds the large block for as long as it idles.
+template <typename T>
+struct ExactAllocator {
+    using value_type = T;
+    ExactAllocator() = default;
+    template <typename U>
+    ExactAllocator(const ExactAllocator<U>&) noexcept {}
+    T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+    void deallocate(T* p, size_t) noexcept { ::operator delete(p); }
+    friend bool operator==(ExactAllocator, ExactAllocator) noexcept { return true; }
+};
 
 DownstreamConn::DownstreamConn(Worker& w, asio::ip::tcp::socket socket, std::shared_ptr<const tls::ServerTls> tls)
     : w_(w), tls_(std::move(tls)), stream_(std::move(socket)), timer_(w.ioc()) {
@@ -50,8 +71,7 @@ void DownstreamConn::start() {
     // under the handshake deadline rather than the idle one.
     parked_ = true;
     arm(Phase::handshake, tls_->config().handshake_timeout);
-    stream_.socket().async_wait(asio::ip::tcp::socket::wait_read,
-                                [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
+    wait_readable();
 }
 
 void DownstreamConn::close() {
@@ -99,14 +119,41 @@ void DownstreamConn::park() {
     parked_ = true;
     stream_.release_buffers();
     arm(Phase::idle, w_.runtime()->config->timeouts.keepalive_idle);
-    if (stream_.has_buffered()) {
-        // The next request is already inside OpenSSL: the socket may never
-        // become readable for it.
+    bool ready = stream_.has_buffered();  // the next request is already inside OpenSSL
+    if (!ready && maybe_readable_ && !wait_pending_) {
+        // The wait fired while we served (pipelined bytes, a hang-up, or a
+        // TLS record OpenSSL has since read): look before waiting again.
+        char c;
+        ssize_t r = ::recv(stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        ready = r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+    maybe_readable_ = false;
+    if (ready) {
+        // The socket may never become readable again for these bytes.
         asio::post(w_.ioc(), [self = shared_from_this()] { self->on_readable({}); });
         return;
     }
-    stream_.socket().async_wait(asio::ip::tcp::socket::wait_read,
-                                [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
+    wait_readable();
+}
+
+void DownstreamConn::wait_readable() {
+    if (wait_pending_) return;
+    wait_pending_ = true;
+    stream_.socket().async_wait(
+        asio::ip::tcp::socket::wait_read,
+        asio::bind_allocator(ExactAllocator<void>(),
+                             [self = shared_from_this()](error_code ec) { self->on_wait(ec); }));
+}
+
+void DownstreamConn::on_wait(error_code ec) {
+    wait_pending_ = false;
+    if (parked_) {
+        on_readable(ec);
+    } else if (watching_) {
+        on_client_readable(ec);
+    } else if (!ec) {
+        maybe_readable_ = true;
+    }
 }
 
 void DownstreamConn::on_readable(error_code ec) {
@@ -150,8 +197,8 @@ void DownstreamConn::wait_timer() {
     timer_.expires_at(deadline_);
     timer_pending_ = true;
     uint64_t gen = ++timer_gen_;
-    timer_.async_wait(
-        [self = shared_from_this(), gen](error_code ec) { self->on_timer(ec, gen); });
+    timer_.async_wait(asio::bind_allocator(
+        ExactAllocator<void>(), [self = shared_from_this(), gen](error_code ec) { self->on_timer(ec, gen); }));
 }
 
 void DownstreamConn::on_timer(error_code ec, uint64_t gen) {
@@ -222,9 +269,10 @@ asio::awaitable<bool> DownstreamConn::tls_handshake() {
     w_.stats().count_tls_handshake(SSL_version(ssl) == TLS1_3_VERSION, SSL_session_reused(ssl) == 1);
     const config::ListenerTls& c = tls_->config();
     if (!c.client_ca_file.empty()) {
-        subject_header_ = c.client_subject_header;
+        client_cert_ = std::make_unique<ClientCert>();
+        client_cert_->header = c.client_subject_header;
         X509* peer = SSL_get0_peer_certificate(ssl);
-        if (peer && SSL_get_verify_result(ssl) == X509_V_OK) client_subject_ = tls::subject_text(peer);
+        if (peer && SSL_get_verify_result(ssl) == X509_V_OK) client_cert_->subject = tls::subject_text(peer);
     }
     co_return true;
 }

@@ -18,6 +18,16 @@
 // the pending socket operations (downstream and the active upstream one);
 // the coroutine sees `timed_out_` and answers 408/504 or closes.
 //
+// One readable-wait: Asio's async_wait re-registers the socket with epoll
+// (EPOLL_CTL_MOD, a system call) every time it is started. The wait that
+// watches for a client hang-up while the upstream answers therefore stays
+// pending after the response and becomes the park wait: one wait per
+// request, not two. Its handler (on_wait) acts on the state it finds:
+// parked (serve), watching (hang-up check), otherwise it only notes that
+// bytes came (`maybe_readable_`), checked with a peek at the next park.
+// Its operation, and the timer's, are allocated at their exact size, not
+// from Asio's per-thread recycling cache (downstream.cpp, ExactAllocator).
+//
 // Lifetime: shared_ptr, held by whichever handler is pending (the park
 // wait, the coroutine, the timer). Only this worker's thread touches it.
 #pragma once
@@ -62,6 +72,9 @@ private:
     using Clock = std::chrono::steady_clock;
 
     void park();
+    // Starts the readable-wait unless one is pending (see the header comment).
+    void wait_readable();
+    void on_wait(boost::system::error_code ec);
     void on_readable(boost::system::error_code ec);
     void close();
     // Close after an answer that may leave unread request bytes: FIN,
@@ -92,6 +105,7 @@ private:
     // While waiting on the upstream, notice a client that hangs up, and
     // cancel the upstream request with it (readable + peek of 0 bytes).
     void watch_client();
+    void on_client_readable(boost::system::error_code ec);
     void unwatch_client();
 
     std::string upstream_head(RequestCtx& rq, size_t body_size) const;
@@ -102,7 +116,12 @@ private:
     // outlive the SSL object.
     std::shared_ptr<const tls::ServerTls> tls_;  // the listener's, as of accept
     Stream stream_;
-    boost::asio::steady_timer timer_;
+    // The io_context's own executor, not any_io_executor: the timer and its
+    // pending operation are ~50 bytes smaller each, per connection.
+    boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                      boost::asio::wait_traits<std::chrono::steady_clock>,
+                                      boost::asio::io_context::executor_type>
+        timer_;
     Clock::time_point deadline_{};
     Clock::time_point timer_expiry_{};
     uint64_t timer_gen_ = 0;
@@ -112,12 +131,17 @@ private:
     bool parked_ = false;
     bool closed_ = false;
     bool watching_ = false;
+    bool wait_pending_ = false;    // the readable-wait is outstanding
+    bool maybe_readable_ = false;  // it fired while serving: bytes may wait
     bool client_gone_ = false;
     bool handshake_done_ = false;
     bool first_read_ = true;
-    std::string_view subject_header_;  // mTLS: tls_'s client_subject_header
-    std::string client_subject_;       // mTLS: the verified client certificate's subject
-    uint64_t watch_gen_ = 0;
+    // mTLS only (a pointer: every other connection pays 8 bytes, not 48).
+    struct ClientCert {
+        std::string_view header;  // tls_'s client_subject_header
+        std::string subject;      // the verified client certificate's subject, or ""
+    };
+    std::unique_ptr<ClientCert> client_cert_;
     boost::asio::ip::tcp::socket* upstream_ = nullptr;  // active upstream, for cancellation
     std::string peer_ip_;
 };

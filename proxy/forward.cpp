@@ -98,43 +98,43 @@ static bool ip_in(const std::string& ip, const std::vector<config::Cidr>& nets) 
     return false;
 }
 
+// The readable-wait (downstream.hpp) may still be pending from an earlier
+// exchange or park: then it serves this watch too.
 void DownstreamConn::watch_client() {
     watching_ = true;
-    uint64_t gen = ++watch_gen_;
-    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
-        if (gen != self->watch_gen_ || !self->watching_) return;
-        self->watching_ = false;
-        if (ec) return;
-        char c;
-        ssize_t r = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        // Over TLS a client that leaves first sends close_notify, inside an
-        // encrypted record: let OpenSSL look (request bytes stay buffered).
-        bool alert = false;
-        if (r > 0 && self->stream_.is_tls()) {
-            Stream::Peek p = self->stream_.peek();
-            if (p == Stream::Peek::partial) {
-                self->watch_client();  // the rest of the record is on its way
-                return;
-            }
-            alert = p == Stream::Peek::gone;
-        }
-        if (r == 0 || alert || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-            self->client_gone_ = true;
-            error_code ig;
-            if (self->upstream_) self->upstream_->cancel(ig);
-        }
-        // r > 0: a pipelined request (or, over TLS, any record); it waits
-        // its turn in the kernel.
-    });
+    wait_readable();
 }
 
-void DownstreamConn::unwatch_client() {
-    if (!watching_) return;
+void DownstreamConn::on_client_readable(error_code ec) {
     watching_ = false;
-    ++watch_gen_;
-    error_code ig;
-    stream_.socket().cancel(ig);  // nothing else is pending on the socket here
+    if (ec) return;
+    char c;
+    ssize_t r = ::recv(stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    // Over TLS a client that leaves first sends close_notify, inside an
+    // encrypted record: let OpenSSL look (request bytes stay buffered).
+    bool alert = false;
+    if (r > 0 && stream_.is_tls()) {
+        Stream::Peek p = stream_.peek();
+        if (p == Stream::Peek::partial) {
+            watch_client();  // the rest of the record is on its way
+            return;
+        }
+        alert = p == Stream::Peek::gone;
+    }
+    if (r == 0 || alert || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        client_gone_ = true;
+        error_code ig;
+        if (upstream_) upstream_->cancel(ig);
+    } else {
+        // r > 0: a pipelined request (or, over TLS, any record); it waits
+        // its turn in the kernel, and the next park looks again.
+        // EAGAIN: a spurious wake; the next park waits again.
+        maybe_readable_ = true;
+    }
 }
+
+// No cancel: the pending wait stays for the park (downstream.hpp).
+void DownstreamConn::unwatch_client() { watching_ = false; }
 
 std::string DownstreamConn::upstream_head(RequestCtx& rq, size_t body_size) const {
     const MessageHead& h = *rq.head;
@@ -152,7 +152,7 @@ std::string DownstreamConn::upstream_head(RequestCtx& rq, size_t body_size) cons
         // The mTLS subject headers are infergate's alone: whatever a client
         // sent under such a name, on any listener, is dropped.
         if (is_subject_header(n, rq.runtime->client_subject_headers) ||
-            (!subject_header_.empty() && iequals(n, subject_header_)))
+            (client_cert_ && iequals(n, client_cert_->header)))
             continue;
         if (iequals(n, "x-forwarded-for")) {
             if (!xff) xff = h.value(i);
@@ -167,8 +167,8 @@ std::string DownstreamConn::upstream_head(RequestCtx& rq, size_t body_size) cons
     else
         out.append("X-Forwarded-For: ").append(peer_ip_).append("\r\n");
     out.append(stream_.is_tls() ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
-    if (!subject_header_.empty() && !client_subject_.empty())
-        out.append(subject_header_).append(": ").append(client_subject_).append("\r\n");
+    if (client_cert_ && !client_cert_->subject.empty())
+        out.append(client_cert_->header).append(": ").append(client_cert_->subject).append("\r\n");
     out.append("X-Request-Id: ").append(rq.request_id).append("\r\n");
     if (body_size > 0 || h.method == HTTP_POST || h.method == HTTP_PUT)
         out.append("Content-Length: ").append(std::to_string(body_size)).append("\r\n");
@@ -307,7 +307,7 @@ asio::awaitable<bool> DownstreamConn::forward(RequestCtx& rq, std::string& body)
         }
         in_flight.take(rq.endpoint->in_flight);
         std::string head = upstream_head(rq, body.size());
-        std::unique_ptr<UpstreamConn> uc = w_.upstreams().take(rq.endpoint->id(), rq.pool->tls.get());
+        std::unique_ptr<UpstreamConn> uc = w_.upstreams().take(rq.endpoint->id(), rq.pool->tls.get(), rq.start);
         for (int fresh = 0; fresh < 2; ++fresh) {
             if (!uc) {
                 error_code ec;

@@ -160,27 +160,29 @@ asio::awaitable<size_t> Stream::write(std::span<const asio::const_buffer> bufs, 
     ec = {};
     if (!ssl_) co_return co_await asio::async_write(socket_, bufs, asio::redirect_error(asio::use_awaitable, ec));
     size_t total = 0;
-    gather_.clear();
+    if (!gather_) gather_ = std::make_unique<std::string>();
+    std::string& gather = *gather_;
+    gather.clear();
     for (const asio::const_buffer& b : bufs) {
         if (b.size() == 0) continue;
-        if (gather_.size() + b.size() <= kRecord) {
-            gather_.append(static_cast<const char*>(b.data()), b.size());
+        if (gather.size() + b.size() <= kRecord) {
+            gather.append(static_cast<const char*>(b.data()), b.size());
             continue;
         }
-        if (!gather_.empty()) {
-            total += co_await write_tls(gather_.data(), gather_.size(), ec);
-            gather_.clear();
+        if (!gather.empty()) {
+            total += co_await write_tls(gather.data(), gather.size(), ec);
+            gather.clear();
             if (ec) co_return total;
         }
         if (b.size() >= kRecord) {
             total += co_await write_tls(b.data(), b.size(), ec);
             if (ec) co_return total;
         } else {
-            gather_.append(static_cast<const char*>(b.data()), b.size());
+            gather.append(static_cast<const char*>(b.data()), b.size());
         }
     }
-    if (!gather_.empty()) total += co_await write_tls(gather_.data(), gather_.size(), ec);
-    gather_.clear();
+    if (!gather.empty()) total += co_await write_tls(gather.data(), gather.size(), ec);
+    gather.clear();
     co_return total;
 }
 
@@ -189,7 +191,7 @@ asio::awaitable<size_t> Stream::write(std::string_view data, error_code& ec) {
     co_return co_await write(one, ec);
 }
 
-void Stream::release_buffers() { std::string().swap(gather_); }
+void Stream::release_buffers() { gather_.reset(); }
 
 bool Stream::has_buffered() const { return ssl_ && (SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_) == 1); }
 

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -87,7 +88,9 @@ private:
     bool fatal_ = false;      // a fatal TLS error: no close_notify
     bool tls_ended_ = false;  // shutdown done (or not to be done)
     bool write_broken_ = false;  // a TLS write was abandoned midway
-    std::string gather_;  // TLS: small buffers joined into one record
+    // TLS: small buffers joined into one record. Behind a pointer: a plain
+    // or idle connection pays 8 bytes for it, not 32.
+    std::unique_ptr<std::string> gather_;
 };
 
 // Connects `s` to host:port (resolving a name; the first address that

@@ -2,8 +2,9 @@
 // TLS, and the last TLS session of each endpoint for resumption.
 //
 // Owned and used by one worker only (no locking). An idle connection holds
-// no buffer and no pending operation: when it is taken, a non-blocking
-// peek tells whether the server closed it meanwhile. Connections idle
+// no buffer and no pending operation: when it is taken after more than a
+// second idle (or over TLS), a non-blocking peek tells whether the server
+// closed it meanwhile. Connections idle
 // longer than the pool's idle timeout (default 4 s, below vLLM's 5 s) are
 // closed by a periodic sweep, so we never reuse one the server is about
 // to drop.
@@ -48,7 +49,9 @@ public:
     ~UpstreamPool();
 
     // A live idle connection to `endpoint` speaking `tls` (null: plain), or null.
-    std::unique_ptr<UpstreamConn> take(const std::string& endpoint, const tls::ClientTls* tls);
+    // `now`: the caller's clock reading (one per request).
+    std::unique_ptr<UpstreamConn> take(const std::string& endpoint, const tls::ClientTls* tls,
+                                       std::chrono::steady_clock::time_point now);
     void give_back(std::unique_ptr<UpstreamConn> conn);
     void set_idle_timeout(std::chrono::milliseconds t) { idle_timeout_ = t; }
     void start_sweeping();
