@@ -183,13 +183,15 @@ void DownstreamConn::on_readable(error_code ec) {
 
 // --- deadlines -------------------------------------------------------------
 
-void DownstreamConn::arm(Phase phase, std::chrono::milliseconds d) {
+DownstreamConn::Clock::time_point DownstreamConn::arm(Phase phase, std::chrono::milliseconds d) {
     phase_ = phase;
-    deadline_ = Clock::now() + d;
+    const Clock::time_point now = Clock::now();
+    deadline_ = now + d;
     // A later deadline than the pending expiry needs no timer operation:
     // the handler re-waits when it fires early. Only an earlier one re-arms.
-    if (timer_pending_ && timer_expiry_ <= deadline_) return;
+    if (timer_pending_ && timer_expiry_ <= deadline_) return now;
     wait_timer();
+    return now;
 }
 
 void DownstreamConn::wait_timer() {
@@ -381,6 +383,8 @@ static std::string make_request_id(std::minstd_rand& rng) {
 
 asio::awaitable<bool> DownstreamConn::handle(HttpParser& parser) {
     RequestCtx rq;
+    // Read right after the parser took the request's last byte: the start
+    // of infergate_request_added_latency_seconds too (forward.cpp).
     rq.start = Clock::now();
     rq.runtime = w_.runtime();
     MessageHead& head = parser.head();
@@ -489,6 +493,8 @@ void DownstreamConn::finish(RequestCtx& rq) {
     record_gie(st, rq, dur);
     st.request_duration.observe(dur);
     if (rq.ttfb_s >= 0) st.time_to_first_byte.observe(rq.ttfb_s);
+    if (rq.request_added_s >= 0) st.request_added_latency.observe(rq.request_added_s);
+    if (rq.response_added_s >= 0) st.response_added_latency.observe(rq.response_added_s);
     const std::string none;
     st.count_request({rq.route ? rq.route->cfg->name : none, rq.pool ? rq.pool->cfg->name : none,
                       rq.endpoint ? rq.endpoint->id() : none, rq.status});

@@ -82,8 +82,10 @@ private:
     // the connection (and lose the answer) on close.
     boost::asio::awaitable<void> lingering_close();
 
-    // Deadline handling (one timer, see the header comment).
-    void arm(Phase phase, std::chrono::milliseconds d);
+    // Deadline handling (one timer, see the header comment). Returns the
+    // clock reading the deadline was computed from, for callers that need
+    // "now" too (a clock read saved on the request path).
+    Clock::time_point arm(Phase phase, std::chrono::milliseconds d);
     void wait_timer();
     void on_timer(boost::system::error_code ec, uint64_t gen);
 

@@ -7,6 +7,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "proxy/admin.hpp"
+#include "proxy/histogram_merge.hpp"
 #include "proxy/server.hpp"
 
 namespace infergate::proxy {
@@ -100,6 +101,25 @@ std::string render_metrics(Server& server) {
     out.push_back(histogram("infergate_time_to_first_byte_seconds",
                             "Time from request received to the upstream response head", workers,
                             &WorkerStats::time_to_first_byte));
+    MergedHistogram<AddedLatencyHistogram> req_added, resp_added;
+    for (const auto& w : workers) {
+        req_added.add(w->stats().request_added_latency);
+        resp_added.add(w->stats().response_added_latency);
+    }
+    MetricFamily ra = metric_family(
+        "infergate_request_added_latency_seconds",
+        "infergate's time from the last request byte parsed to the request handed to the upstream "
+        "socket: body parsing, routing, picking, upstream connection or reuse, TLS handshake",
+        MetricType::Histogram);
+    ra.metric.push_back(req_added.metric());
+    out.push_back(std::move(ra));
+    MetricFamily rsa = metric_family(
+        "infergate_response_added_latency_seconds",
+        "infergate's time from the first response bytes read from the upstream to the first "
+        "write of the response to the client completed",
+        MetricType::Histogram);
+    rsa.metric.push_back(resp_added.metric());
+    out.push_back(std::move(rsa));
 
     MetricFamily ue = metric_family("infergate_upstream_errors_total",
                              "Upstream failures by endpoint and kind", MetricType::Counter);

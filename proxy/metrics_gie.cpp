@@ -19,6 +19,7 @@
 #include <prometheus/metric_family.h>
 
 #include "proxy/admin.hpp"
+#include "proxy/histogram_merge.hpp"
 #include "proxy/server.hpp"
 
 namespace infergate::proxy {
@@ -30,27 +31,7 @@ using prometheus::MetricType;
 namespace {
 
 template <class H>
-struct Merged {
-    std::array<uint64_t, H::kBuckets> buckets{};
-    uint64_t count = 0;
-    double sum = 0;
-    void add(const H& h) { h.add_to(buckets, count, sum); }
-
-    ClientMetric metric(std::vector<ClientMetric::Label> labels) const {
-        ClientMetric m;
-        m.label = std::move(labels);
-        m.histogram.sample_count = count;
-        m.histogram.sample_sum = sum;
-        uint64_t cum = 0;
-        for (size_t i = 0; i < H::kBounds.size(); ++i) {
-            cum += buckets[i];
-            m.histogram.bucket.push_back({cum, H::kBounds[i]});
-        }
-        cum += buckets.back();
-        m.histogram.bucket.push_back({cum, std::numeric_limits<double>::infinity()});
-        return m;
-    }
-};
+using Merged = MergedHistogram<H>;
 
 struct ModelPair {
     uint64_t requests = 0;

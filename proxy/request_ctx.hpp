@@ -43,6 +43,10 @@ struct RequestCtx {
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;
     double ttfb_s = -1;
+    // infergate's own added latency (forward.cpp, exchange(), defines both
+    // intervals); -1 until measured. Observed once, by finish().
+    double request_added_s = -1;   // last request byte parsed -> request handed to upstream
+    double response_added_s = -1;  // first upstream response bytes -> first client write done
     bool truncated = false;
 
     // For the GIE-compatible metrics (metrics_gie.cpp).

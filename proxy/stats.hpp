@@ -87,6 +87,17 @@ using GieOutputTokenHistogram = FixedHistogram<gie_buckets::kOutputTokens, 1>;
 using GieNtpotHistogram = FixedHistogram<gie_buckets::kNtpot, 1'000'000'000>;
 using GieSchedulerHistogram = FixedHistogram<gie_buckets::kSchedulerE2E, 1'000'000'000>;
 
+// infergate's own added latency (infergate_request_added_latency_seconds,
+// infergate_response_added_latency_seconds; README, "Admin endpoints and
+// metrics"): fine
+// enough to resolve tens of microseconds, which the request-path latency
+// histograms (LatencyHistogram, from 0.5 ms) cannot. infergate's own, no
+// reference counterpart.
+inline constexpr std::array<double, 14> kAddedLatencyBounds = {
+    0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002,
+    0.005,    0.01,    0.025,  0.05,    0.1,    0.25,  1.0};
+using AddedLatencyHistogram = FixedHistogram<kAddedLatencyBounds, 1'000'000'000>;
+
 // The reference's error_code values (llm-d-router pkg/common/error/error.go)
 // that infergate can produce.
 enum class GieError : uint8_t {
@@ -149,6 +160,11 @@ public:
     std::atomic<int64_t> connections_open{0};
     std::atomic<uint64_t> streams_truncated{0};
     GieSchedulerHistogram scheduler_e2e;
+    // One observation per request that reached the upstream (request) and
+    // per response whose first write to the client completed (response);
+    // the intervals are defined where they are measured, forward.cpp.
+    AddedLatencyHistogram request_added_latency;
+    AddedLatencyHistogram response_added_latency;
 
     // The series for a request's labels (`model` and `target` are indices
     // into `labels`, the snapshot numbered `generation`; `priority` is
