@@ -49,11 +49,21 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // most 2048 blocks per group key.
 constexpr size_t kWindowBlockTokens = 64;
 constexpr size_t kWindowMaxBlocks = 2048;
+// The reference's maxBatchSize default: a window holds at most this many
+// requests; the reference's producer then fails (the request goes on
+// without affinity), so here a request beyond it is not held.
+constexpr size_t kWindowMaxBatch = 1000;
 
-double cpu_seconds() {
+struct Usage {
+    double cpu_seconds = 0;
+    long involuntary_switches = 0;
+};
+
+Usage usage() {
     rusage ru{};
     ::getrusage(RUSAGE_SELF, &ru);
-    return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    return {double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+            ru.ru_nivcsw};
 }
 
 Clock::duration real(double seconds) {
@@ -134,6 +144,13 @@ private:
     void sender_done();
     void maybe_done();
     void stop_all(const char* why);
+    void record_usage() {
+        done_at_ = Clock::now();
+        const Usage now = usage();
+        usage_used_ = {now.cpu_seconds - usage_at_start_.cpu_seconds,
+                       now.involuntary_switches - usage_at_start_.involuntary_switches};
+    }
+    int least_inflight_target() const;
 
     const Options& opt_;
     asio::io_context& ioc_;
@@ -158,7 +175,7 @@ private:
     uint64_t picker_seed_ = 0;
 
     Clock::time_point epoch_, done_at_;
-    double cpu_at_start_ = 0, cpu_used_ = 0;
+    Usage usage_at_start_, usage_used_;
     uint64_t inflight_ = 0;
     uint64_t next_closed_ = 0;
     size_t round_robin_ = 0;
@@ -207,7 +224,7 @@ void Runner::start() {
         if (!ec) stop_all("interrupted");
     });
     epoch_ = Clock::now();
-    cpu_at_start_ = cpu_seconds();
+    usage_at_start_ = usage();
     auto spawn = [this](asio::awaitable<void> a) {
         ++senders_;
         asio::co_spawn(ioc_, std::move(a), asio::detached);
@@ -316,8 +333,9 @@ void Runner::spawn_request(uint32_t cls, uint32_t stage, double scheduled_s, dou
 
 asio::awaitable<void> Runner::run_request(Request req) {
     int target = 0;
-    if (opt_.route.mode == RouteMode::window) target = co_await window_target(req);
-    else target = int(round_robin_++ % targets_.size());
+    if (opt_.route.mode != RouteMode::window) target = int(round_robin_++ % targets_.size());
+    else if (batch_ && batch_->entries.size() >= kWindowMaxBatch) target = least_inflight_target();
+    else target = co_await window_target(req);
     TargetState& ts = targets_[size_t(target)];
     if (stopping_) {
         Record& rec = records_[req.id];
@@ -330,6 +348,13 @@ asio::awaitable<void> Runner::run_request(Request req) {
     }
     --inflight_;
     maybe_done();
+}
+
+int Runner::least_inflight_target() const {
+    size_t best = 0;
+    for (size_t t = 1; t < targets_.size(); ++t)
+        if (targets_[t].inflight < targets_[best].inflight) best = t;
+    return int(best);
 }
 
 asio::awaitable<int> Runner::window_target(const Request& req) {
@@ -482,8 +507,7 @@ void Runner::sender_done() {
 void Runner::maybe_done() {
     if (!draining_ || inflight_ > 0 || done_) return;
     done_ = true;
-    done_at_ = Clock::now();
-    cpu_used_ = cpu_seconds() - cpu_at_start_;
+    record_usage();
     drain_timer_.cancel();
     error_code ignored;
     signals_.cancel(ignored);
@@ -520,12 +544,10 @@ RunResult Runner::result() {
             out.info.stages.push_back({opt_.schedule[i].qps, arrivals_.stage_start(i), arrivals_.stage_start(i + 1)});
         out.info.nominal_end_s = arrivals_.end();
     }
-    if (!done_) {
-        done_at_ = Clock::now();
-        cpu_used_ = cpu_seconds() - cpu_at_start_;
-    }
+    if (!done_) record_usage();
     out.info.wall_seconds = since_start(done_at_) * opt_.time_scale;
-    out.info.cpu_seconds = cpu_used_;
+    out.info.cpu_seconds = usage_used_.cpu_seconds;
+    out.info.involuntary_switches = usage_used_.involuntary_switches;
     out.info.time_scale = opt_.time_scale;
     out.records = std::move(records_);
     return out;

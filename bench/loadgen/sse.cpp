@@ -1,9 +1,9 @@
 // Event JSON reading; see sse.hpp.
 #include "bench/loadgen/sse.hpp"
 
-namespace infergate::loadgen {
+#include <algorithm>
 
-namespace od = simdjson::ondemand;
+namespace infergate::loadgen {
 
 uint32_t count_text_tokens(std::string_view text) {
     if (text.empty()) return 0;
@@ -20,25 +20,21 @@ uint32_t count_text_tokens(std::string_view text) {
 namespace {
 
 // choices[0].text (completions) or choices[0].delta.content (chat).
-std::string_view choice_text(od::object& obj) {
-    od::array choices;
-    if (obj.find_field_unordered("choices").get_array().get(choices)) return {};
-    for (auto item : choices) {
-        od::object c;
-        if (item.get_object().get(c)) return {};
-        std::string_view s;
-        if (!c.find_field_unordered("text").get_string().get(s)) return s;
-        od::object delta;
-        if (!c.find_field_unordered("delta").get_object().get(delta) &&
-            !delta.find_field_unordered("content").get_string().get(s))
-            return s;
-        return {};
-    }
+std::string_view choice_text(simdjson::dom::object obj) {
+    simdjson::dom::array choices;
+    simdjson::dom::object c;
+    if (obj["choices"].get(choices) || choices.at(0).get(c)) return {};
+    std::string_view s;
+    if (!c["text"].get(s)) return s;
+    if (!c.at_pointer("/delta/content").get(s)) return s;
     return {};
 }
 
 }  // namespace
 
+// The DOM API, not On-Demand: it validates the whole event before any
+// field is read, so a malformed event is simply "bad" (On-Demand must not
+// be read on after an error, which an untrusted event can cause anywhere).
 EventInfo EventReader::read(std::string_view data) {
     EventInfo info;
     if (data == "[DONE]") {
@@ -47,21 +43,19 @@ EventInfo EventReader::read(std::string_view data) {
     }
     padded_.assign(data);
     padded_.reserve(data.size() + simdjson::SIMDJSON_PADDING);
-    simdjson::padded_string_view view(padded_.data(), padded_.size(), padded_.capacity());
-    od::document doc;
-    od::object obj;
-    if (parser_.iterate(view).get(doc) || doc.get_object().get(obj)) return info;
+    simdjson::dom::object obj;
+    if (parser_.parse(padded_.data(), padded_.size(), false).get(obj)) return info;
     info.kind = EventInfo::Kind::json;
     info.text_tokens = count_text_tokens(choice_text(obj));
-    od::object usage;
-    if (!obj.find_field_unordered("usage").get_object().get(usage)) {
+    simdjson::dom::object usage;
+    if (!obj["usage"].get(usage)) {
         uint64_t v = 0;
-        if (!usage.find_field_unordered("prompt_tokens").get_uint64().get(v)) {
-            info.prompt_tokens = uint32_t(v);
+        if (!usage["prompt_tokens"].get(v)) {
+            info.prompt_tokens = uint32_t(std::min<uint64_t>(v, UINT32_MAX));
             info.has_usage = true;
         }
-        if (!usage.find_field_unordered("completion_tokens").get_uint64().get(v)) {
-            info.completion_tokens = uint32_t(v);
+        if (!usage["completion_tokens"].get(v)) {
+            info.completion_tokens = uint32_t(std::min<uint64_t>(v, UINT32_MAX));
             info.has_usage = true;
         }
     }

@@ -17,8 +17,8 @@ namespace infergate::loadgen {
 
 class SseParser {
 public:
-    // An event (or a line) longer than this is an error: the stream is
-    // not an OpenAI stream.
+    // An event or a line (of any field) longer than this is an error: the
+    // stream is not an OpenAI stream.
     static constexpr size_t kMaxEvent = 1 << 20;
 
     // Feeds body bytes; calls on_event(std::string_view data) for each
@@ -39,6 +39,7 @@ public:
                 line_.append(bytes.substr(0, nl));
                 line = line_;
             }
+            if (line.size() > kMaxEvent) return false;  // as for a partial line: split-independent
             bytes.remove_prefix(nl + 1);
             if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
             if (line.empty()) {
@@ -79,14 +80,13 @@ struct EventInfo {
     uint32_t completion_tokens = 0;
 };
 
-// Reads events with simdjson On-Demand; one per connection or thread
-// (keeps its buffers).
+// Reads events with simdjson (DOM); one per thread (keeps its buffers).
 class EventReader {
 public:
     EventInfo read(std::string_view data);
 
 private:
-    simdjson::ondemand::parser parser_;
+    simdjson::dom::parser parser_;
     std::string padded_;
 };
 

@@ -166,8 +166,9 @@ std::string summary_json(const std::vector<Record>& records, const RunInfo& info
     std::string out = "{";
     out += fmt::format(R"J("mode":"{}","time_scale":{},"times":"simulated (real x time_scale)",)J", info.mode,
                        json_num(info.time_scale));
-    out += fmt::format(R"("wall_seconds":{},"cpu_seconds":{},"lag_ms":{{"max":{},"p99":{}}},)",
-                       json_num(info.wall_seconds), json_num(info.cpu_seconds),
+    out += fmt::format(R"("wall_seconds":{},"cpu_seconds":{},"involuntary_context_switches":{},)"
+                       R"("lag_ms":{{"max":{},"p99":{}}},)",
+                       json_num(info.wall_seconds), json_num(info.cpu_seconds), info.involuntary_switches,
                        json_num(lag.empty() ? 0.0 : lag.back()), json_num(lag.empty() ? 0.0 : percentile(lag, 99)));
     out += R"("overall":)";
     append_group(out, all, info);
@@ -206,11 +207,12 @@ std::string summary_line(const std::vector<Record>& records, const RunInfo& info
     std::sort(all.itl.begin(), all.itl.end());
     std::sort(all.lag.begin(), all.lag.end());
     const double wall = info.wall_seconds;
+    auto ms = [](double v, int decimals) { return std::isfinite(v) ? fmt::format("{:.{}f}", v, decimals) : "-"; };
     return fmt::format(
-        "infergate-loadgen: {} requests, {} ok, {} errors; ttft p50 {:.1f} p99 {:.1f} ms, itl p50 {:.2f} ms, "
+        "infergate-loadgen: {} requests, {} ok, {} not ok; ttft p50 {} p99 {} ms, itl p50 {} ms, "
         "{:.0f} output tok/s (simulated time, scale {}); lag max {:.1f} ms; cpu {:.2f} s over {:.2f} real s\n",
-        all.count, all.ok, all.count - all.ok, percentile(all.ttft, 50), percentile(all.ttft, 99),
-        percentile(all.itl, 50), wall > 0 ? double(all.output_tokens) / wall : 0.0, info.time_scale,
+        all.count, all.ok, all.count - all.ok, ms(percentile(all.ttft, 50), 1), ms(percentile(all.ttft, 99), 1),
+        ms(percentile(all.itl, 50), 2), wall > 0 ? double(all.output_tokens) / wall : 0.0, info.time_scale,
         all.lag.empty() ? 0.0 : all.lag.back(), info.cpu_seconds, wall / info.time_scale);
 }
 

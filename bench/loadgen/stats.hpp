@@ -49,6 +49,7 @@ struct RunInfo {
     double nominal_end_s = 0;       // schedule end (0 when none)
     double wall_seconds = 0;        // simulated, start to last completion
     double cpu_seconds = 0;         // the generator's user + system CPU (real)
+    long involuntary_switches = 0;  // times the OS took the CPU from it
     double time_scale = 1;
 };
 

@@ -91,6 +91,7 @@ def check_summary_matches(rows, summary):
     assert abs(o["output_tokens_per_s"] * o["wall_seconds"] - o["output_tokens"]) <= 1e-3 * o["output_tokens"] + 1e-6
     assert summary["time_scale"] == float(SCALE)
     assert summary["cpu_seconds"] > 0
+    assert summary["involuntary_context_switches"] >= 0
     assert summary["wall_seconds"] > 0
     lags = [float(r["lag_ms"]) for r in rows]
     assert abs(summary["lag_ms"]["max"] - max(lags)) <= 0.01

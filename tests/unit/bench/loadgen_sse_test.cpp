@@ -64,6 +64,10 @@ TEST_CASE("sse: an oversized event is refused") {
     CHECK_FALSE(p.feed(big, [](std::string_view) {}));
     SseParser q;
     CHECK_FALSE(q.feed(std::string(SseParser::kMaxEvent + 1, 'a'), [](std::string_view) {}));  // no newline
+    SseParser r;  // an ignored field's line too, whole or not
+    CHECK_FALSE(r.feed(": " + std::string(SseParser::kMaxEvent, 'a') + "\n", [](std::string_view) {}));
+    SseParser ok;
+    CHECK(ok.feed(": " + std::string(SseParser::kMaxEvent - 2, 'a') + "\n", [](std::string_view) {}));
 }
 
 TEST_CASE("event reader: text tokens, usage, [DONE], chat deltas, junk") {

@@ -59,6 +59,7 @@ RunInfo info() {
     i.nominal_end_s = 20;
     i.wall_seconds = 25;
     i.cpu_seconds = 0.5;
+    i.involuntary_switches = 3;
     i.time_scale = 10;
     return i;
 }
@@ -90,6 +91,7 @@ TEST_CASE("summary: per class, per stage and overall") {
     CHECK(double(doc["time_scale"]) == 10);
     CHECK(double(doc["wall_seconds"]) == 25);
     CHECK(double(doc["cpu_seconds"]) == 0.5);
+    CHECK(int64_t(doc["involuntary_context_switches"]) == 3);
     CHECK(double(doc["lag_ms"]["max"]) == 4);
     CHECK(double(doc["lag_ms"]["p99"]) == doctest::Approx(3.96));
     CHECK(std::string_view(doc["mode"]) == "open");
