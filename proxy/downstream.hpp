@@ -55,7 +55,7 @@ struct UpstreamConn;
 class DownstreamConn : public std::enable_shared_from_this<DownstreamConn> {
 public:
     // `tls` null: a plain HTTP listener.
-    DownstreamConn(Worker& w, boost::asio::ip::tcp::socket socket, std::shared_ptr<const tls::ServerTls> tls);
+    DownstreamConn(Worker& w, Socket socket, std::shared_ptr<const tls::ServerTls> tls);
     ~DownstreamConn();
     DownstreamConn(const DownstreamConn&) = delete;
     DownstreamConn& operator=(const DownstreamConn&) = delete;
@@ -144,7 +144,7 @@ private:
         std::string subject;      // the verified client certificate's subject, or ""
     };
     std::unique_ptr<ClientCert> client_cert_;
-    boost::asio::ip::tcp::socket* upstream_ = nullptr;  // active upstream, for cancellation
+    Socket* upstream_ = nullptr;  // active upstream, for cancellation
     std::string peer_ip_;
 };
 

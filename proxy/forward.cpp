@@ -13,6 +13,7 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
+#include "proxy/io_buffer.hpp"
 #include "proxy/downstream.hpp"
 #include "proxy/http_codec.hpp"
 #include "proxy/log.hpp"
@@ -26,7 +27,7 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 using asio::ip::tcp;
 
-static constexpr size_t kUpstreamReadChunk = 16 * 1024;
+static constexpr size_t kUpstreamReadChunk = IoBuffer::kSize;
 
 // Hop-by-hop fields (RFC 9110 7.6.1) and fields the proxy sets itself.
 static bool is_hop_by_hop(std::string_view n) {
@@ -410,7 +411,7 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
     ParserLimits limits{64 * 1024, 100, 8 * 1024, UINT64_MAX};
     HttpParser rp(HttpParser::Kind::response, HttpParser::BodyMode::pieces, limits);
     rp.expect_no_body(rq.is_head);
-    auto buf = std::make_unique_for_overwrite<char[]>(kUpstreamReadChunk);  // not zeroed per exchange
+    IoBuffer buf;  // pooled, not zeroed (io_buffer.hpp)
     std::vector<asio::const_buffer> out;
     std::string chunk_head, resp_head;
     bool head_sent = false, any_byte = false, keep_client = false;

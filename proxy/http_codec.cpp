@@ -74,6 +74,10 @@ HttpParser::HttpParser(Kind kind, BodyMode mode, const ParserLimits& limits)
     : kind_(kind), mode_(mode), limits_(limits) {
     llhttp_init(&parser_, kind == Kind::request ? HTTP_REQUEST : HTTP_RESPONSE, &settings_);
     parser_.data = this;
+    // One allocation each for a typical head instead of one per doubling
+    // (a request head took ~13 allocations as it grew field by field).
+    head_.store_.reserve(1024);
+    head_.fields_.reserve(24);
 }
 
 static HttpParser* self(llhttp_t* p) { return static_cast<HttpParser*>(p->data); }
@@ -241,6 +245,11 @@ int HttpParser::on_body(llhttp_t* p, const char* at, size_t n) {
     }
     if (s->body_.size() + n > s->limits_.max_body_bytes)
         return s->fail(413, "request body too large");
+    // Room for the whole declared body at once (a 220 KB prompt arriving
+    // in 16 KiB reads otherwise reallocates and copies ~5 times), plus a
+    // little for the proxy's own edits (model rewrite, include_usage).
+    if (s->body_.empty() && s->head_.content_length)
+        s->body_.reserve(std::min<uint64_t>(*s->head_.content_length, s->limits_.max_body_bytes) + 64);
     s->body_.append(at, n);
     return 0;
 }

@@ -40,6 +40,7 @@ struct Scraper::Target final : tls::SessionSink {
     tls::SslSessionRef session;
     std::shared_ptr<Stream> sock;
     std::unique_ptr<asio::steady_timer> timer;
+    asio::io_context* ioc = nullptr;  // the scraper's (sockets are made on it)
     std::string settings_key;
 };
 
@@ -53,7 +54,7 @@ static asio::awaitable<error_code> scrape_once(Scraper::Target& t, std::string& 
     // The watchdog closes the socket when the scrape overruns its time.
     asio::steady_timer watchdog(t.timer->get_executor());
     if (!t.sock || !t.sock->socket().is_open()) {
-        t.sock = std::make_shared<Stream>(tcp::socket(t.timer->get_executor()));
+        t.sock = std::make_shared<Stream>(Socket(*t.ioc));
         watchdog.expires_after(t.timeout);
         watchdog.async_wait([s = t.sock](error_code e) {
             if (!e) s->close();
@@ -150,6 +151,7 @@ void Scraper::update(const Runtime& rt) {
             // answer would be stale on arrival anyway.
             t->timeout = std::max(p.cfg->metrics_staleness, std::chrono::milliseconds(100));
             t->timer = std::make_unique<asio::steady_timer>(ioc_);
+            t->ioc = &ioc_;
             t->settings_key = settings;
             next[key] = t;
             asio::co_spawn(ioc_, scrape_loop(t), asio::detached);

@@ -31,7 +31,7 @@ namespace infergate::proxy {
 class UpstreamPool;
 
 struct UpstreamConn final : tls::SessionSink {
-    UpstreamConn(boost::asio::io_context& ioc, UpstreamPool& pool) : pool(pool), stream(boost::asio::ip::tcp::socket(ioc)) {}
+    UpstreamConn(boost::asio::io_context& ioc, UpstreamPool& pool) : pool(pool), stream(Socket(ioc)) {}
     void on_new_session(SSL* ssl, SSL_SESSION* session) override;
 
     // Declared before `stream`, so they outlive its SSL object.

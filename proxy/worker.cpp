@@ -72,7 +72,8 @@ void Worker::join() {
 
 void Worker::accept_loop(Listener& l) {
     tcp::acceptor& acc = *l.acceptor;
-    acc.async_accept([this, &l, &acc](error_code ec, tcp::socket sock) {
+    // Accepted on the io_context's executor (stream.hpp, Socket).
+    acc.async_accept(ioc_, [this, &l, &acc](error_code ec, Socket sock) {
         if (ec == asio::error::operation_aborted || !acc.is_open()) return;
         if (ec) {
             // Out of descriptors or buffers: accepting again at once would
@@ -95,7 +96,7 @@ void Worker::accept_loop(Listener& l) {
                 error_code ig;
                 sock.close(ig);
             } else {
-                auto s = std::make_shared<tcp::socket>(std::move(sock));
+                auto s = std::make_shared<Socket>(std::move(sock));
                 auto msg = std::make_shared<std::string>(
                     error_response(503, "too many connections", false, "Retry-After: 1\r\n"));
                 asio::async_write(*s, asio::buffer(*msg), [s, msg](error_code, size_t) {
