@@ -107,28 +107,42 @@ int HttpParser::trailer_bytes(size_t n) {
 // 2.2, 5.2). The pass also counts the whole section against
 // max_header_bytes. Returns false after recording the error.
 bool HttpParser::scan_head(std::string_view data) {
-    for (char c : data) {
-        if (++header_bytes_ > limits_.max_header_bytes) {
+    // A line at a time with memchr (a byte-at-a-time loop here was ~9% of
+    // a proxied request's instructions, callgrind). Only three facts about
+    // a line matter: whether it has content other than '\r', whether that
+    // content starts with SP/HTAB (folding), and where it ends.
+    const char* p = data.data();
+    const char* const end = p + data.size();
+    while (p < end) {
+        const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+        const char* line_end = nl ? nl : end;
+        const size_t n = static_cast<size_t>((nl ? nl + 1 : end) - p);
+        if (header_bytes_ + n > limits_.max_header_bytes) {
             bool uri = kind_ == Kind::request && scan_lines_ == 0;
             fail(kind_ == Kind::request ? (uri ? 414 : 431) : 502,
                  uri ? "URI too long" : "header section too large");
             return false;
         }
-        if (c == '\r') continue;
-        if (c == '\n') {
-            if (scan_line_len_ == 0 && scan_lines_ > 0) {
-                head_scanned_ = true;  // the empty line: the head ends here
-                return true;
+        header_bytes_ += n;
+        if (scan_line_len_ == 0) {
+            const char* c = p;
+            while (c < line_end && *c == '\r') ++c;
+            if (c < line_end) {
+                if (scan_lines_ > 0 && (*c == ' ' || *c == '\t')) {
+                    fail(kind_ == Kind::request ? 400 : 502, "obsolete line folding in header");
+                    return false;
+                }
+                scan_line_len_ = 1;  // the line has content
             }
-            if (scan_line_len_ > 0) ++scan_lines_;  // empty lines before the start line are skipped
-            scan_line_len_ = 0;
-            continue;
         }
-        if (scan_line_len_ == 0 && scan_lines_ > 0 && (c == ' ' || c == '\t')) {
-            fail(kind_ == Kind::request ? 400 : 502, "obsolete line folding in header");
-            return false;
+        if (!nl) return true;
+        if (scan_line_len_ == 0 && scan_lines_ > 0) {
+            head_scanned_ = true;  // the empty line: the head ends here
+            return true;
         }
-        ++scan_line_len_;
+        if (scan_line_len_ > 0) ++scan_lines_;  // empty lines before the start line are skipped
+        scan_line_len_ = 0;
+        p = nl + 1;
     }
     return true;
 }

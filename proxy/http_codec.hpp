@@ -127,7 +127,7 @@ private:
     uint32_t header_bytes_ = 0;  // head section, then trailer bytes
     // Byte-level scan of the head section (see scan_head()).
     bool head_scanned_ = false;
-    uint32_t scan_line_len_ = 0;  // bytes in the current line, CR excluded
+    uint32_t scan_line_len_ = 0;  // nonzero: the current line has content other than CR
     uint32_t scan_lines_ = 0;     // non-empty lines so far
     bool head_complete_ = false;
     bool message_complete_ = false;
