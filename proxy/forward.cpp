@@ -13,6 +13,8 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
+#include <iterator>
+
 #include "proxy/io_buffer.hpp"
 #include "proxy/downstream.hpp"
 #include "proxy/http_codec.hpp"
@@ -223,7 +225,8 @@ void frame(std::vector<asio::const_buffer>& out, std::string& chunk_head,
     for (auto p : pieces) total += p.size();
     if (total == 0) return;
     if (framing == Framing::chunked) {
-        chunk_head = fmt::format("{:x}\r\n", total);
+        chunk_head.clear();  // keeps its capacity across chunks
+        fmt::format_to(std::back_inserter(chunk_head), "{:x}\r\n", total);
         out.emplace_back(chunk_head.data(), chunk_head.size());
     }
     for (auto p : pieces) out.emplace_back(p.data(), p.size());
@@ -529,7 +532,7 @@ asio::awaitable<DownstreamConn::Exchange> DownstreamConn::exchange(RequestCtx& r
             keep_client = rq.client_keep_alive && !w_.draining() &&
                           framing != Framing::close_delimited;
             resp_head.clear();
-            resp_head.append(fmt::format("HTTP/1.1 {} {}\r\n", h.status, reason_phrase(h.status)));
+            fmt::format_to(std::back_inserter(resp_head), "HTTP/1.1 {} {}\r\n", h.status, reason_phrase(h.status));
             const std::string_view connection = h.find("connection").value_or("");
             for (size_t i = 0; i < h.size(); ++i) {
                 std::string_view nm = h.name(i);
