@@ -100,7 +100,10 @@ def report(args):
         f"Capacity: a closed loop straight to the replicas at concurrency {cap_conc} (every batch of 256 "
         f"full, a queue behind it), {cap_reqs} requests; completions per second between the 25th and "
         f"75th percentile of completion times: **{cap:.1f} requests/s** (the calibration's steady state "
-        f"for a full batch estimates {est:.1f}).\n",
+        f"for a full batch estimates {est:.1f})."
+        + (" The measured capacity is well below the estimate: the replicas fell behind real time (a "
+           "loaded host), so the fleet ran slower than calibrated and the figures are the host's as much "
+           "as the fleet's." if cap < 0.85 * est else "") + "\n",
         f"Loads through infergate: open-loop Poisson at 70 % and 150 % of that, a {warm} s warm-up stage "
         f"then {measured} s measured (figures below: requests sent in the measured stage), classes drawn "
         "1:1 and named by `x-gateway-inference-objective`: `critical` (priority 0) and `sheddable` "
