@@ -36,6 +36,7 @@ def main():
     cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                       if l.startswith("model name")), "?")
     kb = int(ptok) * 4 / 1000
+    load = open("/proc/loadavg").read().split()[0]
     lines = [
         "## 2. Large prompts\n",
         f"Streaming `/v1/completions`, each request a unique random prompt of {int(ptok):,} tokens "
@@ -46,7 +47,8 @@ def main():
         f"(the generator's round-robin). Replicas at `--time-scale {scale}` (a 55k-token prefill, ≈ 3 "
         f"simulated s, takes ≈ 3 real ms: near-instant), default calibration otherwise; the generator at "
         f"time scale 1, so every figure is real time. infergate alone on core 0; replicas and generator on "
-        f"core 1 for both paths. Machine: {os.cpu_count()} × {cpu_model}, kernel {platform.release()}.\n",
+        f"core 1 for both paths. Machine: {os.cpu_count()} × {cpu_model}, kernel {platform.release()}; "
+        f"load average {load} at the end (other work on core 0 slows infergate's path only).\n",
         "| concurrency | req/s infergate | req/s direct | ratio | TTFT p50 ms infergate / direct "
         "| TTFT p99 ms infergate / direct | added request p50 / p99 µs | added response p50 / p99 µs "
         "| failed | generator CPU s / wall s (infergate, direct) | infergate CPU s (ms/request) |",
@@ -87,7 +89,8 @@ def main():
         "linearly interpolated inside the bucket: an estimate at bucket resolution (whether p99 is under "
         "2 ms is exact, 2 ms being a bound). Failed = requests not ok (non-200, error, cut stream), "
         "infergate / direct. CPU seconds are utime+stime over the run: the generator's (from its "
-        "summary) and infergate's (/proc); a generator near 1 CPU s per wall s was the limit on core 1.",
+        "summary) and infergate's (/proc, also per request); a generator near 1 CPU s per wall s would "
+        "have been the limit on core 1.",
         "",
         f"Target: infergate's requests/s ≥ 0.8× direct and its added latency p99 (both sides) under "
         f"2 ms at every concurrency: **{'met' if met else 'not met'}**"
@@ -114,7 +117,7 @@ def main():
          "set ylabel 'requests/s'; set yrange [0:*]; set title 'Large prompts: throughput (higher is better)'",
          "using 1:2 with linespoints title 'infergate', '' using 1:3 with linespoints title 'direct'"),
         ("prompts-added.png", "added latency p99 vs concurrency",
-         "set ylabel 'ms (p99, bucket estimate)'; set yrange [0:*]; set title "
+         "set ylabel 'ms (p99, bucket estimate)'; set logscale y; set title "
          "'Large prompts: infergate added latency p99 (lower is better)'",
          "using 1:4 with linespoints title 'request side', '' using 1:5 with linespoints title "
          "'response side', 2 with lines dashtype 2 title 'target 2 ms'")]
