@@ -119,6 +119,9 @@ done
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 scrape() { curl -sf "http://127.0.0.1:$admin_port/metrics" >"$1"; }
+# Busy and total clock ticks of cores 0 and 1 (/proc/stat), to tell how much
+# of each core other work took during a run (the machine may be shared).
+cores() { awk '/^cpu[01] / { b = $2 + $3 + $4 + $7 + $8 + $9; t = b + $5 + $6; printf "%s %d %d ", $1, b, t }' /proc/stat; }
 load() {  # load PATH CONCURRENCY REQUESTS SUMMARY
     local to=("--target" "http://127.0.0.1:$proxy_port")
     [ "$1" = direct ] && to=("${targets[@]}")
@@ -137,12 +140,12 @@ for c in "${levels[@]}"; do
     for path in infergate direct; do
         printf '\rprompts: concurrency %d, %s, %d requests        ' "$c" "$path" "$n" >&2
         scrape "$tmp/before.txt"
-        t0=$(ticks "$proxy_pid")
+        t0=$(ticks "$proxy_pid"); c0=$(cores)
         load "$path" "$c" "$n" "$tmp/$path-$c.json"
-        t1=$(ticks "$proxy_pid")
+        t1=$(ticks "$proxy_pid"); c1=$(cores)
         scrape "$tmp/after.txt"
         python3 bench/scripts/prompts_run.py "$path" "$c" "$tmp/$path-$c.json" \
-            "$tmp/before.txt" "$tmp/after.txt" "$(( t1 - t0 ))" "$hz" >>"$out/prompts.tsv"
+            "$tmp/before.txt" "$tmp/after.txt" "$(( t1 - t0 ))" "$hz" "$c0" "$c1" >>"$out/prompts.tsv"
     done
 done
 printf '\n' >&2

@@ -26,13 +26,14 @@ def main():
     rows = {}
     for line in open(os.path.join(out, "prompts.tsv")):
         f = line.rstrip("\n").split("\t")
-        if len(f) < 17:
+        if len(f) < 19:
             continue
         rows[(f[0], int(f[1]))] = {
             "n": int(f[2]), "ok": int(f[3]), "failed": int(f[4]), "rps": float(f[5]),
             "p50": float(f[6]), "p99": float(f[7]), "lg_cpu": float(f[8]), "wall": float(f[9]),
             "ig_cpu": float(f[10]), "rq50": num(f[11]), "rq99": num(f[12]), "rqn": int(f[13]),
-            "rs50": num(f[14]), "rs99": num(f[15]), "rsn": int(f[16])}
+            "rs50": num(f[14]), "rs99": num(f[15]), "rsn": int(f[16]), "other0": float(f[17]),
+            "busy1": float(f[18])}
     cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                       if l.startswith("model name")), "?")
     kb = int(ptok) * 4 / 1000
@@ -51,13 +52,14 @@ def main():
         f"load average {load} at the end (other work on core 0 slows infergate's path only).\n",
         "| concurrency | req/s infergate | req/s direct | ratio | TTFT p50 ms infergate / direct "
         "| TTFT p99 ms infergate / direct | added request p50 / p99 µs | added response p50 / p99 µs "
-        "| failed | generator CPU s / wall s (infergate, direct) | infergate CPU s (ms/request) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|"]
+        "| failed | generator CPU s / wall s (infergate, direct) | infergate CPU s (ms/request) "
+        "| core 0 taken by other work | core 1 busy (infergate, direct) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     ratios, worst_added, met = [], 0.0, True
     for c in levels:
         i, d = rows.get(("infergate", c)), rows.get(("direct", c))
         if not i or not d:
-            lines.append(f"| {c} | missing run | | | | | | | | | |")
+            lines.append(f"| {c} | missing run | | | | | | | | | | | |")
             met = False
             continue
         ratio = i["rps"] / d["rps"] if d["rps"] else 0.0
@@ -74,7 +76,8 @@ def main():
             f"| {c} | {i['rps']:.0f} | {d['rps']:.0f} | {ratio:.2f} | {i['p50']:.1f} / {d['p50']:.1f} "
             f"| {i['p99']:.1f} / {d['p99']:.1f} | {us(i['rq50'])} / {us(i['rq99'])} "
             f"| {us(i['rs50'])} / {us(i['rs99'])} | {i['failed']} / {d['failed']} "
-            f"| {i['lg_cpu']:.1f} / {i['wall']:.1f}, {d['lg_cpu']:.1f} / {d['wall']:.1f} | {i['ig_cpu']:.1f} ({1000 * i['ig_cpu'] / max(i['n'], 1):.2f}) |")
+            f"| {i['lg_cpu']:.1f} / {i['wall']:.1f}, {d['lg_cpu']:.1f} / {d['wall']:.1f} | {i['ig_cpu']:.1f} ({1000 * i['ig_cpu'] / max(i['n'], 1):.2f}) "
+            f"| {100 * i['other0']:.0f} % | {100 * i['busy1']:.0f} %, {100 * d['busy1']:.0f} % |")
     if worst_added >= 2000:
         met = False
     lines += [
@@ -90,7 +93,10 @@ def main():
         "2 ms is exact, 2 ms being a bound). Failed = requests not ok (non-200, error, cut stream), "
         "infergate / direct. CPU seconds are utime+stime over the run: the generator's (from its "
         "summary) and infergate's (/proc, also per request); a generator near 1 CPU s per wall s would "
-        "have been the limit on core 1.",
+        "have been the limit on core 1. Core 0 taken by other work: the share of core 0's time busy with "
+        "anything but infergate during infergate's run (/proc/stat; on a shared machine, other jobs), "
+        "time infergate may have waited for; core 1 busy: the replicas, the generator and anything "
+        "else there.",
         "",
         f"Target: infergate's requests/s ≥ 0.8× direct and its added latency p99 (both sides) under "
         f"2 ms at every concurrency: **{'met' if met else 'not met'}**"

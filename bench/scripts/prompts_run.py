@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One measured run of bench/scenarios/prompts.sh as a TSV line.
 
-    prompts_run.py PATH CONCURRENCY SUMMARY.json BEFORE.txt AFTER.txt PROXY_TICKS HZ
+    prompts_run.py PATH CONCURRENCY SUMMARY.json BEFORE.txt AFTER.txt PROXY_TICKS HZ CORES0 CORES1
 
 SUMMARY.json is infergate-loadgen's summary (time scale 1: real time);
 BEFORE/AFTER are infergate's admin /metrics scraped around the run (for the
@@ -10,7 +10,10 @@ do not move). PROXY_TICKS is infergate's utime+stime over the run in clock
 ticks. Prints: path, concurrency, requests, ok, failed, requests/s, TTFT p50
 and p99 (ms), generator CPU s, wall s, infergate CPU s, then p50 and p99 (µs)
 of the request-side and response-side added latency and the number of
-observations in each (empty when no observation)."""
+observations in each (empty when no observation), then the share of core 0
+busy with anything but infergate and the share of core 1 busy, over the
+run (CORES0/CORES1: "cpu0 BUSY TOTAL cpu1 BUSY TOTAL" in clock ticks from
+/proc/stat, before and after)."""
 
 import json
 import math
@@ -48,7 +51,10 @@ def quantile(delta, q):
 
 
 def main():
-    path, conc, summ, before, after, ticks, hz = sys.argv[1:8]
+    path, conc, summ, before, after, ticks, hz, cores0, cores1 = sys.argv[1:10]
+    c0, c1 = cores0.split(), cores1.split()
+    busy0, total0 = int(c1[1]) - int(c0[1]), int(c1[2]) - int(c0[2])
+    busy1, total1 = int(c1[4]) - int(c0[4]), int(c1[5]) - int(c0[5])
     s = json.load(open(summ))
     o = s["overall"]
     b, a = open(before).read(), open(after).read()
@@ -65,6 +71,8 @@ def main():
             v = quantile(delta, q)
             fields.append("" if v is None else "inf" if math.isinf(v) else f"{v * 1e6:.1f}")
         fields.append(f"{n:.0f}")
+    fields.append(f"{max(0, busy0 - int(ticks)) / max(total0, 1):.2f}")
+    fields.append(f"{busy1 / max(total1, 1):.2f}")
     print("\t".join(fields))
 
 
