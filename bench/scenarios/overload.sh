@@ -164,6 +164,11 @@ $endpoints
           pluginRef: utilization-detector
 YAML
 }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+# Busy and total clock ticks of cores 0 and 1 (/proc/stat): with this run's
+# own processes' ticks, how much of each core other work took.
+cores() { awk '/^cpu[01] / { b = $2 + $3 + $4 + $7 + $8 + $9; t = b + $5 + $6; printf "%d %d ", b, t }' /proc/stat; }
 scrape_shed() {
     curl -sf "http://127.0.0.1:$admin_port/metrics" | awk '/^infergate_requests_shed_total/ { print $NF; f = 1 } END { if (!f) print 0 }'
 }
@@ -187,14 +192,20 @@ for run in a b c; do
         [ "$up" -ge "$replicas" ] && break
         sleep 0.05
     done
+    own0=$(ticks "$proxy_pid"); own1=0
+    for p in "${sim_pids[@]}"; do own1=$((own1 - $(ticks "$p"))); done
+    c0=$(cores)
     lg --target "http://127.0.0.1:$proxy_port" --schedule "$qps:$warm,$qps:$measured" \
         --mix critical=1,sheddable=1 --class-header x-gateway-inference-objective --seed 7 \
         --csv "$tmp/$run.csv" --summary "$tmp/$run.json"
+    c1=$(cores)
+    own0=$(( $(ticks "$proxy_pid") - own0 ))
+    for p in "${sim_pids[@]}"; do own1=$((own1 + $(ticks "$p"))); done
     shed=$(scrape_shed)
     kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true; proxy_pid=
     stop_sims
     python3 bench/scripts/overload_report.py run "$run" "$pct" "$prio" "$qps" "$tmp/$run.csv" \
-        "$tmp/$run.json" "$shed" >>"$out/overload.tsv"
+        "$tmp/$run.json" "$shed" "$c0" "$c1" "$own0" "$own1" "$hz" >>"$out/overload.tsv"
 done
 
 python3 bench/scripts/overload_report.py report "$out" "$cap" "$scale" "$replicas" "$prompt_tokens" \

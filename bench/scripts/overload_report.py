@@ -6,11 +6,15 @@ and summary (simulated time: the generator runs at the replicas' scale).
         prints the fleet's capacity in requests/s: completions per second
         between the 25th and the 75th percentile of the ok requests'
         completion times (the closed loop's steady middle).
-    overload_report.py run RUN PCT PRIO QPS CSV SUMMARY SHED
+    overload_report.py run RUN PCT PRIO QPS CSV SUMMARY SHED CORES0 CORES1 OWN0 OWN1 HZ
         prints one TSV line per class over the measured stage (the second):
         run, pct, sheddable priority, qps, class, count, ok, 429s, other
         failures, TTFT p50, p90, p99 (ms), generator max lag (ms), infergate's
-        shed counter, generator CPU s, real wall s.
+        shed counter, generator CPU s, real wall s, and the shares of core 0
+        and core 1 that other work took during the run (CORES0/CORES1:
+        "BUSY0 TOTAL0 BUSY1 TOTAL1" /proc/stat ticks before and after; OWN0:
+        infergate's ticks, OWN1: the replicas' ticks; the generator's CPU
+        comes from its summary).
     overload_report.py report OUT CAP SCALE REPLICAS PROMPT OUTPUT CAP_CONC CAP_REQS WARM MEASURED
         writes OUT/overload.md and OUT/overload-ttft.png from OUT/overload.tsv,
         prints the summary line.
@@ -58,8 +62,11 @@ def calibration_estimate(replicas, prompt, output):
 
 
 def run(args):
-    name, pct_, prio, qps, csv_path, summ, shed = args
+    name, pct_, prio, qps, csv_path, summ, shed, cores0, cores1, own0, own1, hz = args
     s = json.load(open(summ))
+    a, b = [int(x) for x in cores0.split()], [int(x) for x in cores1.split()]
+    other0 = max(0, b[0] - a[0] - int(own0)) / max(b[1] - a[1], 1)
+    other1 = max(0, b[2] - a[2] - int(own1) - s["cpu_seconds"] * int(hz)) / max(b[3] - a[3], 1)
     real_wall = s["wall_seconds"] / s["time_scale"]
     rs = [r for r in rows(csv_path) if r["stage"] == "1"]
     for cls in ("critical", "sheddable"):
@@ -70,7 +77,7 @@ def run(args):
         print("\t".join([name, pct_, prio, qps, cls, str(len(c)), str(len(ok)), str(n429),
                          str(len(c) - len(ok) - n429), f"{pct(ttft, 0.5):.1f}", f"{pct(ttft, 0.9):.1f}",
                          f"{pct(ttft, 0.99):.1f}", f"{s['lag_ms']['max']:.1f}", shed,
-                         f"{s['cpu_seconds']:.1f}", f"{real_wall:.1f}"]))
+                         f"{s['cpu_seconds']:.1f}", f"{real_wall:.1f}", f"{other0:.2f}", f"{other1:.2f}"]))
 
 
 def report(args):
@@ -80,12 +87,12 @@ def report(args):
     t = {}
     for line in open(os.path.join(out, "overload.tsv")):
         f = line.rstrip("\n").split("\t")
-        if len(f) < 16:
+        if len(f) < 18:
             continue
         t[(f[0], f[4])] = {"pct": f[1], "prio": f[2], "qps": float(f[3]), "n": int(f[5]), "ok": int(f[6]),
                            "n429": int(f[7]), "other": int(f[8]), "p50": float(f[9]), "p90": float(f[10]),
                            "p99": float(f[11]), "lag": float(f[12]), "shed": f[13], "cpu": float(f[14]),
-                           "wall": float(f[15])}
+                           "wall": float(f[15]), "other0": float(f[16]), "other1": float(f[17])}
     cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                       if l.startswith("model name")), "?")
     load = open("/proc/loadavg").read().split()[0]
@@ -136,7 +143,8 @@ def report(args):
                          f"second were served, sooner or later ({100 * served / cap:.0f} % of capacity); "
                          f"infergate shed counter {r['shed']} "
                          f"(whole run), generator max send lag {r['lag']:.0f} ms, generator CPU "
-                         f"{r['cpu']:.1f} s over {r['wall']:.1f} real s")
+                         f"{r['cpu']:.1f} s over {r['wall']:.1f} real s; other work on the machine took "
+                         f"{100 * r['other0']:.0f} % of core 0 and {100 * r['other1']:.0f} % of core 1")
     a, b, c = t.get(("a", "critical")), t.get(("b", "critical")), t.get(("c", "critical"))
     bs = t.get(("b", "sheddable"))
     ratio_b = b["p90"] / a["p90"] if a and b and a["p90"] > 0 else float("nan")
@@ -199,7 +207,7 @@ def main():
     if mode == "capacity":
         capacity(sys.argv[2])
     elif mode == "run":
-        run(sys.argv[2:9])
+        run(sys.argv[2:14])
     elif mode == "report":
         report(sys.argv[2:12])
     else:
