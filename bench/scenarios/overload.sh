@@ -188,7 +188,7 @@ for run in a b c; do
     wait_port "$proxy_port"
     wait_port "$admin_port"
     for _ in $(seq 100); do  # every replica's metrics fresh (bounded: 5 s)
-        up=$(curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^infergate_endpoint_up/ && $NF == 1 { n++ } END { print n + 0 }')
+        up=$(curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^infergate_endpoint_metrics_age_seconds/ && $NF != "+Inf" && $NF + 0 < 0.2 { n++ } END { print n + 0 }')
         [ "$up" -ge "$replicas" ] && break
         sleep 0.05
     done

@@ -109,9 +109,10 @@ proxy_pid=$!
 pids+=("$proxy_pid")
 wait_port "$proxy_port"
 wait_port "$admin_port"
-# Fresh metrics from every replica before the first request (bounded: 5 s).
+# Fresh metrics from every replica (age < 200 ms) before the first request
+# (bounded: 5 s).
 for _ in $(seq 100); do
-    up=$(curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^infergate_endpoint_up/ && $NF == 1 { n++ } END { print n + 0 }')
+    up=$(curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^infergate_endpoint_metrics_age_seconds/ && $NF != "+Inf" && $NF + 0 < 0.2 { n++ } END { print n + 0 }')
     [ "$up" -ge "$replicas" ] && break
     sleep 0.05
 done
