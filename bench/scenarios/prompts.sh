@@ -123,12 +123,16 @@ scrape() { curl -sf "http://127.0.0.1:$admin_port/metrics" >"$1"; }
 # Busy and total clock ticks of cores 0 and 1 (/proc/stat), to tell how much
 # of each core other work took during a run (the machine may be shared).
 cores() { awk '/^cpu[01] / { b = $2 + $3 + $4 + $7 + $8 + $9; t = b + $5 + $6; printf "%s %d %d ", $1, b, t }' /proc/stat; }
+# Every run its own seed: no run repeats another's prompts, so neither the
+# replicas' prefix caches nor infergate's prefix index ever hit.
+seed=0
 load() {  # load PATH CONCURRENCY REQUESTS SUMMARY
     local to=("--target" "http://127.0.0.1:$proxy_port")
     [ "$1" = direct ] && to=("${targets[@]}")
+    seed=$((seed + 1))
     taskset -c 1 "$loadgen" "${to[@]}" --workload random --prompt-tokens "$prompt_tokens" \
         --output-tokens "$output_tokens" --concurrency "$2" --requests "$3" --timeout 60 \
-        --seed "$2" --summary "$4" 2>>"$tmp/loadgen.log"
+        --seed "$seed" --summary "$4" 2>>"$tmp/loadgen.log"
 }
 
 # Warm-up on both paths (connections, pools, page cache), not measured.
