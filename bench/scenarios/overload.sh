@@ -40,6 +40,9 @@
 #   bench/scenarios/overload.sh OUT_DIR [--quick]
 #   BUILD=dir: a meson build dir holding infergate, bench/infergate-sim and
 #   bench/infergate-loadgen (default build).
+# Capacity from 6,000 requests, each load 20 s warm-up + 60 s measured
+# (simulated; about 3 minutes in all); --quick: 3,000 requests, 10 + 30 s
+# (about 100 s).
 # Writes OUT_DIR/overload.md (report section), OUT_DIR/overload.tsv (per run
 # and class), OUT_DIR/overload-ttft.png when gnuplot is installed; prints
 # one summary line.
@@ -79,16 +82,14 @@ wait_port() {  # bounded: 5 s
 
 # The replicas, restarted for every run so none starts with another run's
 # queue or cache.
-sim_ports=()
 start_sims() {
-    sim_pids=(); targets=(); endpoints=""; sim_ports=()
+    sim_pids=(); targets=(); endpoints=""
     for i in $(seq "$replicas"); do
         local port
         port=$(free_port)
         taskset -c 1 "$sim" --port "$port" --name "sim$i" --time-scale "$scale" >"$tmp/sim$i.log" 2>&1 &
         sim_pids+=($!); pids+=($!)
         wait_port "$port"
-        sim_ports+=("$port")
         targets+=(--target "http://127.0.0.1:$port")
         endpoints+="      - address: 127.0.0.1:$port"$'\n'
     done

@@ -33,7 +33,9 @@
 #   bench/scenarios/prompts.sh OUT_DIR [--quick]
 #   BUILD=dir: a meson build dir holding infergate, bench/infergate-sim and
 #   bench/infergate-loadgen (default build).
-# --quick: concurrency 20 and 100 only, fewer requests.
+# max(12 x concurrency, 600) requests per run (about 2 minutes in all);
+# --quick: concurrency 20 and 100 only, max(6 x concurrency, 300) requests
+# (about 20 s).
 # Writes OUT_DIR/prompts.md (report section), OUT_DIR/prompts.tsv (runs),
 # OUT_DIR/prompts-rps.png and OUT_DIR/prompts-added.png when gnuplot is
 # installed; prints one summary line.
