@@ -16,6 +16,13 @@
 #           idle keep-alive connection (bench/scenarios/memory.sh)
 #   tls     TLS beside nginx: handshakes/s and keep-alive HTTPS requests/s,
 #           CPU per operation (bench/scenarios/tls.sh)
+#   prompts large prompts: ~220 KB prompts at concurrency 20-150 through
+#           infergate and straight to 4 near-instant simulator replicas,
+#           requests/s ratio and infergate's added latency
+#           (bench/scenarios/prompts.sh)
+#   overload overload and priority: critical and sheddable classes at 70 %
+#           and 150 % of a simulated fleet's capacity, with and without
+#           shedding (bench/scenarios/overload.sh)
 # --quick runs every scenario at reduced size. --build-dir uses an existing
 # meson build (CI's smoke test does; figures from a non-release build are
 # marked as such). --out writes the report elsewhere.
@@ -23,7 +30,7 @@ set -euo pipefail
 cd "$(dirname "$(realpath "$0")")/.."
 root=$(pwd)
 quick=""; build=""; out=""; scenarios=()
-known=(proxy picker memory tls)
+known=(proxy prompts overload picker memory tls)
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=--quick ;;
@@ -54,6 +61,8 @@ if [ -z "$build" ]; then
         case $s in
             picker) targets+=(picker_bench) ;;
             tls) targets+=(tls_load) ;;
+            prompts|overload)
+                [[ " ${targets[*]} " == *" infergate-loadgen "* ]] || targets+=(infergate-loadgen) ;;
         esac
     done
     meson compile -C "$build" "${targets[@]}" >/dev/null

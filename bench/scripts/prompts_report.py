@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Report section of bench/scenarios/prompts.sh from OUT/prompts.tsv
+(prompts_run.py's lines): OUT/prompts.md, two gnuplot charts, and the
+summary line on stdout.
+
+    prompts_report.py OUT SCALE PROMPT_TOKENS OUTPUT_TOKENS REPLICAS PER_CONN MIN_REQS LEVEL...
+"""
+
+import os
+import platform
+import subprocess
+import sys
+
+
+def num(v):
+    return None if v in ("", None) else float(v)
+
+
+def us(v):
+    return "—" if v is None else "> 1 s" if v == float("inf") else f"{v:.0f}"
+
+
+def main():
+    out, scale, ptok, otok, replicas, per_conn, min_reqs = sys.argv[1:8]
+    levels = [int(x) for x in sys.argv[8:]]
+    rows = {}
+    for line in open(os.path.join(out, "prompts.tsv")):
+        f = line.rstrip("\n").split("\t")
+        if len(f) < 19:
+            continue
+        rows[(f[0], int(f[1]))] = {
+            "n": int(f[2]), "ok": int(f[3]), "failed": int(f[4]), "rps": float(f[5]),
+            "p50": float(f[6]), "p99": float(f[7]), "lg_cpu": float(f[8]), "wall": float(f[9]),
+            "ig_cpu": float(f[10]), "rq50": num(f[11]), "rq99": num(f[12]), "rqn": int(f[13]),
+            "rs50": num(f[14]), "rs99": num(f[15]), "rsn": int(f[16]), "other0": float(f[17]),
+            "busy1": float(f[18])}
+    cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                      if l.startswith("model name")), "?")
+    kb = int(ptok) * 4 / 1000
+    load = open("/proc/loadavg").read().split()[0]
+    lines = [
+        "## 2. Large prompts\n",
+        f"Streaming `/v1/completions`, each request a unique random prompt of {int(ptok):,} tokens "
+        f"(≈ {kb:.0f} KB) and {otok} output tokens, closed loop at each concurrency "
+        f"(max({per_conn} × concurrency, {min_reqs}) requests after a 100-request warm-up per path), through "
+        f"infergate (one worker, the full default picker profile: queue ×2, KV ×2, prefix ×3 with prompt "
+        f"hashing, max-score) to {replicas} `infergate-sim` replicas, and straight to the same replicas "
+        f"(the generator's round-robin). Replicas at `--time-scale {scale}` (a 55k-token prefill, ≈ 3 "
+        f"simulated s, takes ≈ 3 real ms: near-instant), default calibration otherwise; the generator at "
+        f"time scale 1, so every figure is real time. infergate alone on core 0; replicas and generator on "
+        f"core 1 for both paths. Machine: {os.cpu_count()} × {cpu_model}, kernel {platform.release()}; "
+        f"load average {load} at the end (other work on core 0 slows infergate's path only).\n",
+        "| concurrency | req/s infergate | req/s direct | ratio | TTFT p50 ms infergate / direct "
+        "| TTFT p99 ms infergate / direct | added request p50 / p99 µs | added response p50 / p99 µs "
+        "| failed | generator CPU s / wall s (infergate, direct) | infergate CPU s (ms/request) "
+        "| core 0 taken by other work | core 1 busy (infergate, direct) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    ratios, worst_added, met = [], 0.0, True
+    for c in levels:
+        i, d = rows.get(("infergate", c)), rows.get(("direct", c))
+        if not i or not d:
+            lines.append(f"| {c} | missing run | | | | | | | | | | | |")
+            met = False
+            continue
+        ratio = i["rps"] / d["rps"] if d["rps"] else 0.0
+        ratios.append((c, ratio))
+        for k in ("rq99", "rs99"):
+            v = i[k]
+            if v is None:
+                met = False
+            else:
+                worst_added = max(worst_added, v)
+        if ratio < 0.8 or i["failed"] or d["failed"]:
+            met = False
+        lines.append(
+            f"| {c} | {i['rps']:.0f} | {d['rps']:.0f} | {ratio:.2f} | {i['p50']:.1f} / {d['p50']:.1f} "
+            f"| {i['p99']:.1f} / {d['p99']:.1f} | {us(i['rq50'])} / {us(i['rq99'])} "
+            f"| {us(i['rs50'])} / {us(i['rs99'])} | {i['failed']} / {d['failed']} "
+            f"| {i['lg_cpu']:.1f} / {i['wall']:.1f}, {d['lg_cpu']:.1f} / {d['wall']:.1f} | {i['ig_cpu']:.1f} ({1000 * i['ig_cpu'] / max(i['n'], 1):.2f}) "
+            f"| {100 * i['other0']:.0f} % | {100 * i['busy1']:.0f} %, {100 * d['busy1']:.0f} % |")
+    if worst_added >= 2000:
+        met = False
+    lines += [
+        "",
+        "Definitions: requests/s = ok responses / the generator's wall time (start to last completion). "
+        "TTFT = the request handed to the client → its first text event (connect and queueing included). "
+        "Added latency = infergate's own histograms on its admin `/metrics`, the difference of scrapes "
+        "taken before and after the run: request side = last request byte parsed → request handed to the "
+        "upstream socket (body parse, routing, picking incl. prefix hashing, upstream connection); "
+        "response side = first response bytes read from the replica → first write to the client done. "
+        "p50/p99 are estimated from the bucket deltas (bounds 25, 50, 100, 250, 500 µs, 1, 2, 5 ms, ...), "
+        "linearly interpolated inside the bucket: an estimate at bucket resolution (whether p99 is under "
+        "2 ms is exact, 2 ms being a bound). Failed = requests not ok (non-200, error, cut stream), "
+        "infergate / direct. CPU seconds are utime+stime over the run: the generator's (from its "
+        "summary) and infergate's (/proc, also per request); a generator near 1 CPU s per wall s would "
+        "have been the limit on core 1. Core 0 taken by other work: the share of core 0's time busy with "
+        "anything but infergate during infergate's run (/proc/stat; on a shared machine, other jobs), "
+        "time infergate may have waited for; core 1 busy: the replicas, the generator and anything "
+        "else there.",
+        "",
+        f"Target: infergate's requests/s ≥ 0.8× direct and its added latency p99 (both sides) under "
+        f"2 ms at every concurrency: **{'met' if met else 'not met'}**"
+        f" (lowest ratio {min((r for _, r in ratios), default=0):.2f}, highest added p99 "
+        f"{worst_added / 1000:.2f} ms).",
+        "",
+        "Published anchor, for context only (another machine, another setup, not a same-run "
+        "comparison): the Gateway API Inference Extension's issue 2928 reports, for its endpoint picker "
+        "with 4 near-instant replicas and ~220 KB prompts, TTFT p50 156 ms already at concurrency 20, "
+        "TTFT over 1 s at concurrency 150, and throughput flat near 130 requests/s.",
+        ""]
+    md = os.path.join(out, "prompts.md")
+    open(md, "w").write("\n".join(lines) + "\n")
+
+    dat = os.path.join(out, "prompts.dat")
+    with open(dat, "w") as f:
+        for c in levels:
+            i, d = rows.get(("infergate", c)), rows.get(("direct", c))
+            if i and d:
+                f.write(f"{c} {i['rps']:.1f} {d['rps']:.1f} "
+                        f"{(i['rq99'] or 0) / 1000:.4f} {(i['rs99'] or 0) / 1000:.4f}\n")
+    charts = [
+        ("prompts-rps.png", "requests/s vs concurrency",
+         "set ylabel 'requests/s'; set yrange [0:*]; set title 'Large prompts: throughput (higher is better)'",
+         "using 1:2 with linespoints title 'infergate', '' using 1:3 with linespoints title 'direct'"),
+        ("prompts-added.png", "added latency p99 vs concurrency",
+         "set ylabel 'ms (p99, bucket estimate)'; set logscale y; set title "
+         "'Large prompts: infergate added latency p99 (lower is better)'",
+         "using 1:4 with linespoints title 'request side', '' using 1:5 with linespoints title "
+         "'response side', 2 with lines dashtype 2 title 'target 2 ms'")]
+    for png, alt, setup, plot in charts:
+        try:
+            subprocess.run(["gnuplot", "-e",
+                            f"set terminal pngcairo size 640,400; set output '{os.path.join(out, png)}'; "
+                            f"set xlabel 'concurrency'; set key top left; set grid; {setup}; "
+                            f"plot '{dat}' {plot}"],
+                           check=True, capture_output=True, timeout=30)
+            open(md, "a").write(f"![{alt}]({png})\n")
+        except (FileNotFoundError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+            print(f"prompts.sh: no chart {png} ({e})", file=sys.stderr)
+    os.remove(dat)
+    print("prompts: infergate/direct req/s " +
+          ", ".join(f"{r:.2f}x at c={c}" for c, r in ratios) +
+          f"; added p99 max {worst_added / 1000:.2f} ms; target {'met' if met else 'not met'}")
+
+
+if __name__ == "__main__":
+    main()
