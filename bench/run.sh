@@ -16,6 +16,13 @@
 #           idle keep-alive connection (bench/scenarios/memory.sh)
 #   tls     TLS beside nginx: handshakes/s and keep-alive HTTPS requests/s,
 #           CPU per operation (bench/scenarios/tls.sh)
+#   routing routing quality on llm-d's shared-prefix workload: TTFT, output
+#           tokens/s and prefix-cache hit rate per QPS stage for infergate,
+#           nginx round-robin, HAProxy leastconn and random, in front of
+#           simulated vLLM replicas (bench/scenarios/routing.sh)
+#   bursts  a burst of requests on a fresh prefix: spread over replicas and
+#           TTFT with infergate's prefix and burst-aware producers and the
+#           reference's windowed producer (bench/scenarios/bursts.sh)
 # --quick runs every scenario at reduced size. --build-dir uses an existing
 # meson build (CI's smoke test does; figures from a non-release build are
 # marked as such). --out writes the report elsewhere.
@@ -23,7 +30,7 @@ set -euo pipefail
 cd "$(dirname "$(realpath "$0")")/.."
 root=$(pwd)
 quick=""; build=""; out=""; scenarios=()
-known=(proxy picker memory tls)
+known=(proxy picker memory tls routing bursts)
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=--quick ;;
@@ -54,6 +61,7 @@ if [ -z "$build" ]; then
         case $s in
             picker) targets+=(picker_bench) ;;
             tls) targets+=(tls_load) ;;
+            routing|bursts) targets+=(infergate-loadgen) ;;
         esac
     done
     meson compile -C "$build" "${targets[@]}" >/dev/null
