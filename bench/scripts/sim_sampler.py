@@ -5,6 +5,7 @@
 
 Writes one line per replica and sample:
     unix_time  replica_index  waiting  running  kv_usage  prefix_hits  prefix_queries
+    generation_tokens
 (tab-separated, no header), flushed per sample, until SIGTERM. A replica
 that does not answer within the interval is skipped for that sample (the
 line is not written). Used by the routing and bursts scenarios: queue
@@ -21,6 +22,7 @@ NAMES = {
     "vllm:kv_cache_usage_perc": 2,
     "vllm:prefix_cache_hits_total": 3,
     "vllm:prefix_cache_queries_total": 4,
+    "vllm:generation_tokens_total": 5,
 }
 
 
@@ -50,7 +52,7 @@ def main():
                     v = scrape(url, interval)
                 except (OSError, ValueError, IndexError):
                     continue
-                f.write(f"{now:.3f}\t{i}\t{v[0]:.0f}\t{v[1]:.0f}\t{v[2]:.4f}\t{v[3]:.0f}\t{v[4]:.0f}\n")
+                f.write(f"{now:.3f}\t{i}\t{v[0]:.0f}\t{v[1]:.0f}\t{v[2]:.4f}\t{v[3]:.0f}\t{v[4]:.0f}\t{v[5]:.0f}\n")
             f.flush()
             next_t += interval
             delay = next_t - time.monotonic()
