@@ -378,14 +378,14 @@ else:
         tr = ps["p90"] / ig["p90"]
         pr = ig["tps"] / ps["tps"] if ps["tps"] else float("inf")
         gr = ig["gen"] / ps["gen"] if ps["gen"] else float("inf")
-        met = met and tr >= 10 and pr >= 1.5
+        met = met and tr >= 10 and min(pr, gr) >= 1.5
         parts.append((p, tr, pr, gr))
         summary.append(f"p90 TTFT {tr:.1f}x lower, tok/s {pr:.2f}x (fleet {gr:.2f}x) vs {p}")
     lines.append(f"Target: at the highest stage every router completes ({q:g} QPS), infergate's (default profile) "
                  f"p90 TTFT at least 10× lower than random, round-robin and leastconn, and its output tokens/s ≥ 1.5× "
                  f"theirs. Measured: " + "; ".join(f"{label[p]}: p90 TTFT {tr:.1f}× lower, output tok/s {pr:.2f}× "
                                                      f"(fleet output tok/s {gr:.2f}×)" for p, tr, pr, gr in parts) +
-                 f". **{'Met' if met else 'Not met'}** (judged on the load generator's output tok/s).\n")
+                 f". **{'Met' if met else 'Not met'}** (output tok/s judged on both figures).\n")
     summary.insert(0, f"at {q:g} QPS (highest complete)")
     # Where infergate is at least 10x ahead of every peer, if anywhere.
     wins = [qpss[i] for i in range(len(qpss))
@@ -407,7 +407,7 @@ def plot(script):
 for r in routers:
     with open(os.path.join(d, r + ".stages.dat"), "w") as fh:
         for s in res[r]["stages"]:
-            fh.write(f"{s['qps']} {s['p90'] if s['p90'] == s['p90'] else 'NaN'} {s['tps']}\n")
+            fh.write(f"{s['qps']} {s['p90'] if s['p90'] == s['p90'] else 'NaN'} {s['gen'] if s['gen'] == s['gen'] else 'NaN'}\n")
 ttft = ", ".join(f"'{os.path.join(d, r + '.stages.dat')}' using 1:2 with linespoints title '{label[r]}'" for r in routers)
 tput = ", ".join(f"'{os.path.join(d, r + '.stages.dat')}' using 1:3 with linespoints title '{label[r]}'" for r in routers)
 if plot(f"""set terminal pngcairo noenhanced size 800,480; set output '{os.path.join(out, "routing-ttft.png")}';
@@ -415,9 +415,9 @@ set logscale y; set xlabel 'QPS'; set ylabel 'TTFT p90 (s, simulated)'; set titl
 set key top left; set grid; plot {ttft}"""):
     lines.append("![p90 TTFT vs QPS](routing-ttft.png)\n")
 if plot(f"""set terminal pngcairo noenhanced size 800,480; set output '{os.path.join(out, "routing-throughput.png")}';
-set xlabel 'QPS'; set ylabel 'output tokens/s (simulated)'; set title 'Routing: output tokens/s vs QPS (higher is better)';
+set xlabel 'QPS'; set ylabel 'fleet output tokens/s (simulated)'; set title 'Routing: tokens generated per second during each stage (higher is better)';
 set key top left; set grid; plot {tput}"""):
-    lines.append("![output tokens/s vs QPS](routing-throughput.png)\n")
+    lines.append("![fleet output tokens/s vs QPS](routing-throughput.png)\n")
 qr = [r for r in ("infergate", "random") if r in routers]
 panels = []
 for r in qr:
