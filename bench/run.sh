@@ -23,6 +23,13 @@
 #   overload overload and priority: critical and sheddable classes at 70 %
 #           and 150 % of a simulated fleet's capacity, with and without
 #           shedding (bench/scenarios/overload.sh)
+#   routing routing quality on llm-d's shared-prefix workload: TTFT, output
+#           tokens/s and prefix-cache hit rate per QPS stage for infergate,
+#           nginx round-robin, HAProxy leastconn and random, in front of
+#           simulated vLLM replicas (bench/scenarios/routing.sh)
+#   bursts  a burst of requests on a fresh prefix: spread over replicas and
+#           TTFT with infergate's prefix and burst-aware producers and the
+#           reference's windowed producer (bench/scenarios/bursts.sh)
 # --quick runs every scenario at reduced size. --build-dir uses an existing
 # meson build (CI's smoke test does; figures from a non-release build are
 # marked as such). --out writes the report elsewhere.
@@ -30,7 +37,7 @@ set -euo pipefail
 cd "$(dirname "$(realpath "$0")")/.."
 root=$(pwd)
 quick=""; build=""; out=""; scenarios=()
-known=(proxy prompts overload picker memory tls)
+known=(proxy routing prompts bursts overload picker memory tls)
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=--quick ;;
@@ -61,7 +68,7 @@ if [ -z "$build" ]; then
         case $s in
             picker) targets+=(picker_bench) ;;
             tls) targets+=(tls_load) ;;
-            prompts|overload)
+            prompts|overload|routing|bursts)
                 [[ " ${targets[*]} " == *" infergate-loadgen "* ]] || targets+=(infergate-loadgen) ;;
         esac
     done

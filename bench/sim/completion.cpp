@@ -88,8 +88,11 @@ net::awaitable<bool> stream_response(ServerState& st, Stream& stream,
     for (;;) {
         // Everything ready goes out in one chunk, right away.
         batch.clear();
-        while (s->tokens_ready - sent >= per_event || (s->finished && sent < s->tokens_ready)) {
-            const std::uint32_t n = std::min(per_event, s->tokens_ready - sent);
+        // The first token goes out alone, at once, whatever --tokens-per-event
+        // says: time to first token stays exact when events are batched.
+        while ((sent == 0 && s->tokens_ready > 0) || s->tokens_ready - sent >= per_event ||
+               (s->finished && sent < s->tokens_ready)) {
+            const std::uint32_t n = sent == 0 ? 1 : std::min(per_event, s->tokens_ready - sent);
             const bool last = s->finished && sent + n == s->tokens_ready;
             if (sent == 0 && meta.api == Api::chat) batch += role_event(meta);
             batch += stream_event(meta, token_text(seed, s->id, sent, sent + n), last);
