@@ -43,8 +43,17 @@ bool BurstAwarePrefixProducer::has_room(const EndpointState& ep, int64_t cost) c
     const double capacity =
         room_.capacity_tokens > 0 ? double(room_.capacity_tokens) : ep.kv_capacity_tokens();
     if (!(capacity > 0)) return true;  // unknown capacity: no check, as the approx producer
-    const double used = ep.kv_usage() * capacity + double(ep.unseen_kv_tokens());
-    return capacity * room_.kv_util_threshold - used >= double(cost);
+    const double limit = capacity * room_.kv_util_threshold;
+    const double scraped = ep.kv_usage() * capacity;
+    // Already over the threshold by its last scrape: steady load, not a
+    // burst we sent. Hiding the match there sent requests away from the
+    // replicas holding their prefixes whenever another dipped under the
+    // threshold, and each copy prefilled again (the routing benchmark at
+    // 15 QPS: p90 TTFT 33.6 s against 0.2 s for the plain producer, hit
+    // rate 49 % against 99 %). Steady KV pressure is the KV scorer's
+    // business; this check only stops a burst from overfilling a replica.
+    if (scraped >= limit) return true;
+    return limit - scraped - double(ep.unseen_kv_tokens()) >= double(cost);
 }
 
 void BurstAwarePrefixProducer::produce(const SchedulingRequest& req, std::span<EndpointState* const> candidates,

@@ -180,6 +180,30 @@ TEST_CASE("burst-aware: a burst co-locates up to the endpoint's room, then spill
     CHECK(fleet.eps[chosen[0]]->last_score.load() > 0);
 }
 
+TEST_CASE("burst-aware: a replica over the threshold by its own scrape keeps its prefix (steady load, not a burst)") {
+    const auto r = build_yaml(profile(R"(      plugins:
+        - type: burst-aware-prefix-producer
+          parameters:
+            kvCacheUtilThreshold: 0.8
+            outputTokensEstimate: 256
+)",
+                                      "burst-aware-prefix-producer"));
+    REQUIRE(r.scheduler);
+    Fleet fleet(3, 2000);
+    PickScratch scratch;
+    const std::string p = prompt(8);
+    const size_t first = fleet.pick(*r.scheduler, scratch, p);
+    // Every replica now scrapes at 90 % (over 0.8): the one holding the
+    // prefix must still win on it, not be hidden as "full".
+    for (auto& ep : fleet.eps) {
+        EngineMetrics m{0, 0, 0.9};
+        m.kv_capacity_tokens = 2000;
+        ep->publish(m, Clock::now());
+    }
+    for (int i = 0; i < 3; ++i) CHECK(fleet.pick(*r.scheduler, scratch, p) == first);
+    CHECK(fleet.eps[first]->last_score.load() > 0);
+}
+
 TEST_CASE("burst-aware: the plain approx producer puts the whole burst on one endpoint") {
     const auto r = build_yaml(profile("      plugins:\n        - type: approx-prefix-cache-producer\n",
                                       "approx-prefix-cache-producer"));
