@@ -37,7 +37,7 @@ set -euo pipefail
 cd "$(dirname "$(realpath "$0")")/.."
 root=$(pwd)
 quick=""; build=""; out=""; scenarios=()
-known=(proxy routing prompts bursts overload picker memory tls)
+known=(proxy prompts routing bursts overload picker memory tls)
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=--quick ;;
@@ -81,26 +81,38 @@ stamp=$(date -u +%Y-%m-%d)
 out=${out:-bench/results/$stamp}
 mkdir -p "$out"
 
-summaries=()
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 for s in "${scenarios[@]}"; do
     echo "run.sh: scenario $s" >&2
     line=$(BUILD="$build" "bench/scenarios/$s.sh" "$out" $quick | tail -1)
-    summaries+=("$line")
     echo "$line"
+    # Kept beside the section, so that a scenario rerun alone (say, after
+    # a change) rebuilds the whole report with the others' last results.
+    echo "$line" >"$out/$s.summary"
+    echo "${quick:+--quick }at commit $commit, $(date -u +%Y-%m-%dT%H:%MZ)" >"$out/$s.run"
 done
 
 {
     echo "# infergate benchmarks, $stamp"
     echo
-    echo "Command: \`bench/run.sh ${quick:+$quick }${scenarios[*]}\` at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown);"
+    echo "Last command: \`bench/run.sh ${quick:+$quick }${scenarios[*]}\` at commit $commit;"
     echo "infergate built with buildtype=$buildtype$([ "$buildtype" = release ] || echo ' (not a release build: figures are not comparable)')."
     echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), kernel $(uname -r),"
     echo "$(nginx -v 2>&1 | sed 's/^nginx version: //'), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(openssl version | cut -d' ' -f1-2)."
+    echo "Sections in scenario order; each names the run that produced it."
     echo
     echo "## Summary"
     echo
-    for l in "${summaries[@]}"; do echo "- $l"; done
+    for s in "${known[@]}"; do
+        [ -f "$out/$s.summary" ] && echo "- $(cat "$out/$s.summary") ($(cat "$out/$s.run" 2>/dev/null))"
+    done
     echo
-    for s in "${scenarios[@]}"; do cat "$out/$s.md"; echo; done
+    for s in "${known[@]}"; do
+        [ -f "$out/$s.md" ] || continue
+        cat "$out/$s.md"
+        echo
+        echo "_\`$s\`: $(cat "$out/$s.run" 2>/dev/null || echo 'run unknown')._"
+        echo
+    done
 } >"$out/report.md"
 echo "run.sh: report in $out/report.md" >&2
