@@ -138,6 +138,11 @@ public:
     int64_t unseen_kv_tokens() const;
     double kv_capacity_tokens() const { return kv_capacity_.load(std::memory_order_relaxed); }
     double kv_usage() const { return kv_usage_.load(std::memory_order_relaxed); }
+    // The load scorers' and detectors' reads: one relaxed load each. Not
+    // metrics(), which copies ~300 bytes of adapter lists: called per
+    // candidate per scorer, that copy was 60% of a 64-endpoint pick.
+    double waiting() const { return waiting_.load(std::memory_order_relaxed); }
+    double running() const { return running_.load(std::memory_order_relaxed); }
 
 private:
     std::string pool_;

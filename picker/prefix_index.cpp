@@ -123,35 +123,54 @@ void PrefixIndex::match(std::span<const uint64_t> hashes, std::span<EndpointStat
                         std::span<uint32_t> matched) const {
     std::fill(matched.begin(), matched.end(), 0u);
     if (hashes.empty() || candidates.empty()) return;
-    // Each holder of a block is mapped to its candidate index, if any
-    // (holders may be endpoints filtered out of this pick). Up to
-    // kFewCandidates candidates, a scan of their uids, copied into a local
-    // array; beyond, a per-worker uid -> candidate table. Both are ready
-    // before the first shard lock is taken: nothing is built or allocated
-    // while one is held.
-    constexpr size_t kFewCandidates = 16;
-    std::array<uint32_t, kFewCandidates> few{};
-    thread_local UidTable table;
-    const bool small = candidates.size() <= kFewCandidates;
-    if (small) {
-        for (size_t i = 0; i < candidates.size(); ++i) few[i] = candidates[i]->uid();
-    } else {
-        table.build(candidates);
-    }
-    const size_t n = candidates.size();
+    // Blocks are usually held by a few endpoints: count blocks per holder
+    // uid in a short local array, and map it to the candidates once at the
+    // end (holders may be endpoints filtered out of this pick). Only when
+    // more than kFewHolders endpoints hold the prefix (a common system
+    // prompt) is the per-worker uid -> candidate table built, and then the
+    // walk starts over with it: building it for every pick made the
+    // 64-endpoint decision 3x slower (picker_bench: 2.5 -> 7.9 us). Nothing
+    // is built or allocated while a shard mutex is held.
+    constexpr size_t kFewHolders = 16;
+    std::array<std::pair<uint32_t, uint32_t>, kFewHolders> counts;  // (uid, blocks)
+    size_t nc = 0;
+    bool overflow = false;
     for (const uint64_t h : hashes) {
         Shard& s = shard(h);
         std::lock_guard lock(s.mu);
         const auto it = s.map.find(h);
         if (it == s.map.end()) break;
         for (const uint32_t uid : it->second) {
-            if (small) {
-                for (size_t i = 0; i < n; ++i)
-                    if (few[i] == uid) ++matched[i];
-            } else if (const uint32_t i = table.find(uid); i != kNil) {
-                ++matched[i];
+            size_t k = 0;
+            while (k < nc && counts[k].first != uid) ++k;
+            if (k < nc) {
+                ++counts[k].second;
+            } else if (nc < kFewHolders) {
+                counts[nc++] = {uid, 1};
+            } else {
+                overflow = true;
+                break;
             }
         }
+        if (overflow) break;
+    }
+    if (!overflow) {
+        for (size_t i = 0; i < candidates.size(); ++i) {
+            const uint32_t uid = candidates[i]->uid();
+            for (size_t k = 0; k < nc; ++k)
+                if (counts[k].first == uid) matched[i] = counts[k].second;
+        }
+        return;
+    }
+    thread_local UidTable table;
+    table.build(candidates);
+    for (const uint64_t h : hashes) {
+        Shard& s = shard(h);
+        std::lock_guard lock(s.mu);
+        const auto it = s.map.find(h);
+        if (it == s.map.end()) break;
+        for (const uint32_t uid : it->second)
+            if (const uint32_t i = table.find(uid); i != kNil) ++matched[i];
     }
 }
 

@@ -12,10 +12,10 @@ namespace {
 // is the same: the formula queue-scorer and running-requests-size-scorer
 // share. Each endpoint is read once: the scraper may publish between reads.
 void min_max_scores(std::span<EndpointState* const> candidates, std::span<double> out,
-                    double (*value)(const EngineMetrics&)) {
+                    double (*value)(const EndpointState&)) {
     double lo = 0, hi = 0;
     for (size_t i = 0; i < candidates.size(); ++i) {
-        const double v = value(candidates[i]->metrics());
+        const double v = value(*candidates[i]);
         out[i] = v;
         lo = i == 0 ? v : std::min(lo, v);
         hi = i == 0 ? v : std::max(hi, v);
@@ -29,14 +29,14 @@ void min_max_scores(std::span<EndpointState* const> candidates, std::span<double
 // Reference: scorer/queuedepth/queue.go (QueueScorer.Score).
 void QueueScorer::score(const SchedulingRequest&, std::span<EndpointState* const> candidates,
                         std::span<double> out) const {
-    min_max_scores(candidates, out, [](const EngineMetrics& m) { return m.waiting; });
+    min_max_scores(candidates, out, [](const EndpointState& e) { return e.waiting(); });
 }
 
 // Reference: scorer/loadaware/load_aware.go (LoadAware.Score).
 void LoadAwareScorer::score(const SchedulingRequest&, std::span<EndpointState* const> candidates,
                             std::span<double> out) const {
     for (size_t i = 0; i < candidates.size(); ++i) {
-        const double q = candidates[i]->metrics().waiting;
+        const double q = candidates[i]->waiting();
         out[i] = q <= 0 ? 0.5 : 0.5 * (1.0 - std::min(q, threshold_) / threshold_);
     }
 }
@@ -45,14 +45,14 @@ void LoadAwareScorer::score(const SchedulingRequest&, std::span<EndpointState* c
 void RunningRequestsSizeScorer::score(const SchedulingRequest&,
                                       std::span<EndpointState* const> candidates,
                                       std::span<double> out) const {
-    min_max_scores(candidates, out, [](const EngineMetrics& m) { return m.running; });
+    min_max_scores(candidates, out, [](const EndpointState& e) { return e.running(); });
 }
 
 // Reference: scorer/kvcacheutilization/kvcache_utilization.go.
 void KVCacheUtilizationScorer::score(const SchedulingRequest&,
                                      std::span<EndpointState* const> candidates,
                                      std::span<double> out) const {
-    for (size_t i = 0; i < candidates.size(); ++i) out[i] = 1.0 - candidates[i]->metrics().kv_usage;
+    for (size_t i = 0; i < candidates.size(); ++i) out[i] = 1.0 - candidates[i]->kv_usage();
 }
 
 // Reference: scorer/activerequest/active_request.go (ActiveRequest.Score).

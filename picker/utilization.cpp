@@ -38,9 +38,8 @@ bool UtilizationDetector::fresh(const EndpointState& ep, Clock::time_point now) 
 
 double UtilizationDetector::endpoint_score(const EndpointState& ep, Clock::time_point now) const {
     if (!fresh(ep, now)) return 1.0;
-    const EngineMetrics m = ep.metrics();
-    const double q = m.waiting / static_cast<double>(p_.queue_depth_threshold);
-    const double kv = m.kv_usage / p_.kv_cache_util_threshold;
+    const double q = ep.waiting() / static_cast<double>(p_.queue_depth_threshold);
+    const double kv = ep.kv_usage() / p_.kv_cache_util_threshold;
     return std::max(q, kv);
 }
 
@@ -68,8 +67,7 @@ size_t UtilizationDetector::filter(const SchedulingRequest&, std::span<EndpointS
 size_t UtilizationDetector::filter_at(std::span<EndpointState*> candidates, Clock::time_point now) const {
     auto passes = [&](const EndpointState& ep) {
         if (!fresh(ep, now)) return false;
-        const EngineMetrics m = ep.metrics();
-        return m.waiting < q_limit_ && m.kv_usage < kv_limit_;
+        return ep.waiting() < q_limit_ && ep.kv_usage() < kv_limit_;
     };
     size_t first = 0;
     while (first < candidates.size() && !passes(*candidates[first])) ++first;
@@ -132,16 +130,15 @@ std::unique_ptr<Plugin> make_utilization_detector(const config::PluginSpec& spec
 // --- utilization-filter ------------------------------------------------------
 
 bool UtilizationFilter::satisfies_all(const EndpointState& ep) const {
-    const EngineMetrics m = ep.metrics();
     for (const Condition& c : conditions_) {
         double v = 0;
         switch (c.metric) {
             case Metric::active_requests:
                 v = static_cast<double>(ep.in_flight.load(std::memory_order_relaxed));
                 break;
-            case Metric::running_requests: v = m.running; break;
-            case Metric::waiting_queue: v = m.waiting; break;
-            case Metric::kv_cache_utilization: v = m.kv_usage; break;
+            case Metric::running_requests: v = ep.running(); break;
+            case Metric::waiting_queue: v = ep.waiting(); break;
+            case Metric::kv_cache_utilization: v = ep.kv_usage(); break;
         }
         if (v > c.max_value) return false;
     }
