@@ -8,9 +8,6 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
-#include <sys/socket.h>
-
-#include <cerrno>
 #include <ctime>
 #include <optional>
 #include <vector>
@@ -124,9 +121,7 @@ void DownstreamConn::park() {
     if (!ready && maybe_readable_ && !wait_pending_) {
         // The wait fired while we served (pipelined bytes, a hang-up, or a
         // TLS record OpenSSL has since read): look before waiting again.
-        char c;
-        ssize_t r = ::recv(stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        ready = r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+        ready = stream_.peek_kernel() != Stream::Kernel::empty;
     }
     maybe_readable_ = false;
     if (ready) {

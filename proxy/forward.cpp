@@ -1,10 +1,8 @@
 // The upstream half of a request: pick an endpoint, take or open a
 // keep-alive connection to it, send the request, and stream the response
 // back to the client as it arrives.
-#include <sys/socket.h>
 
 #include <array>
-#include <cerrno>
 #include <vector>
 
 #include <boost/asio/connect.hpp>
@@ -15,9 +13,9 @@
 
 #include <iterator>
 
-#include "proxy/io_buffer.hpp"
 #include "proxy/downstream.hpp"
 #include "proxy/http_codec.hpp"
+#include "proxy/io_buffer.hpp"
 #include "proxy/log.hpp"
 #include "proxy/request_ctx.hpp"
 #include "proxy/responses.hpp"
@@ -111,12 +109,11 @@ void DownstreamConn::watch_client() {
 void DownstreamConn::on_client_readable(error_code ec) {
     watching_ = false;
     if (ec) return;
-    char c;
-    ssize_t r = ::recv(stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    const Stream::Kernel k = stream_.peek_kernel();
     // Over TLS a client that leaves first sends close_notify, inside an
     // encrypted record: let OpenSSL look (request bytes stay buffered).
     bool alert = false;
-    if (r > 0 && stream_.is_tls()) {
+    if (k == Stream::Kernel::bytes && stream_.is_tls()) {
         Stream::Peek p = stream_.peek();
         if (p == Stream::Peek::partial) {
             watch_client();  // the rest of the record is on its way
@@ -124,14 +121,14 @@ void DownstreamConn::on_client_readable(error_code ec) {
         }
         alert = p == Stream::Peek::gone;
     }
-    if (r == 0 || alert || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+    if (k == Stream::Kernel::eof || k == Stream::Kernel::error || alert) {
         client_gone_ = true;
         error_code ig;
         if (upstream_) upstream_->cancel(ig);
     } else {
-        // r > 0: a pipelined request (or, over TLS, any record); it waits
+        // Bytes: a pipelined request (or, over TLS, any record); it waits
         // its turn in the kernel, and the next park looks again.
-        // EAGAIN: a spurious wake; the next park waits again.
+        // Empty: a spurious wake; the next park waits again.
         maybe_readable_ = true;
     }
 }

@@ -195,6 +195,14 @@ void Stream::release_buffers() { gather_.reset(); }
 
 bool Stream::has_buffered() const { return ssl_ && (SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_) == 1); }
 
+Stream::Kernel Stream::peek_kernel() {
+    char c;
+    const ssize_t r = ::recv(socket_.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r > 0) return Kernel::bytes;
+    if (r == 0) return Kernel::eof;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? Kernel::empty : Kernel::error;
+}
+
 Stream::Peek Stream::peek() {
     ERR_clear_error();
     errno = 0;

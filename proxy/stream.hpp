@@ -79,6 +79,11 @@ public:
     // 1.3 encrypts alerts, so the socket's bytes alone cannot tell.
     enum class Peek { data, gone, partial };
     Peek peek();
+    // What the kernel holds for this socket, without reading or waiting
+    // (recv MSG_PEEK|MSG_DONTWAIT of one byte): bytes, the peer's FIN, an
+    // error, or nothing yet. Raw bytes: over TLS they are records.
+    enum class Kernel { bytes, eof, error, empty };
+    Kernel peek_kernel();
     // Sends close_notify (TLS, best effort, never waits), then FIN.
     void shutdown_send();
     void cancel();

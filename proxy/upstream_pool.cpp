@@ -1,8 +1,5 @@
 #include "proxy/upstream_pool.hpp"
 
-#include <sys/socket.h>
-
-#include <cerrno>
 
 namespace infergate::proxy {
 
@@ -18,10 +15,8 @@ static constexpr std::chrono::milliseconds kTrustedIdle{1000};
 // connection also holds no unread record: an alert or a late ticket makes
 // it unusable for a new exchange).
 static bool still_open(UpstreamConn& c) {
-    char ch;
-    ssize_t r = ::recv(c.stream.socket().native_handle(), &ch, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) && !c.stream.has_buffered();
-    return false;  // 0: closed; >0: unsolicited bytes, unusable
+    // eof: closed; bytes: unsolicited, unusable; error: broken.
+    return c.stream.peek_kernel() == Stream::Kernel::empty && !c.stream.has_buffered();
 }
 
 std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& endpoint, const tls::ClientTls* tls,

@@ -35,24 +35,9 @@ nofile=$(ulimit -n)
     { echo "memory.sh: $conns connections need an open-files limit of $((conns + 1100)); the hard limit is $nofile" >&2; exit 1; }
 limit=$((conns + 1024))  # each proxy's connection limit
 mkdir -p "$out"
-tmp=$(mktemp -d /tmp/infergate-bench-memory.XXXXXX)
-pids=(); proxy_pid=
-cleanup() {
-    for p in "${pids[@]}" $proxy_pid; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/scenarios/common.sh
+bench_init memory
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {  # bounded: 5 s
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "memory.sh: nothing listening on port $1" >&2
-    exit 1
-}
 
 # --- the upstream: nginx answering from memory, as in proxy.sh.
 up_port=$(free_port)

@@ -65,24 +65,9 @@ for b in "$build/infergate" "$sim" "$loadgen"; do
 done
 ulimit -n "$(ulimit -Hn)"
 mkdir -p "$out"
-tmp=$(mktemp -d /tmp/infergate-bench-overload.XXXXXX)
-pids=(); proxy_pid=
-cleanup() {
-    for p in "${pids[@]}" $proxy_pid; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/scenarios/common.sh
+bench_init overload
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {  # bounded: 5 s
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "overload.sh: nothing listening on port $1" >&2
-    exit 1
-}
 
 # The replicas, restarted for every run so none starts with another run's
 # queue or cache.
@@ -169,7 +154,6 @@ $endpoints
           pluginRef: utilization-detector
 YAML
 }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 # Busy and total clock ticks of cores 0 and 1 (/proc/stat): with this run's
 # own processes' ticks, how much of each core other work took.

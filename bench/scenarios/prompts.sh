@@ -53,24 +53,9 @@ for b in "$build/infergate" "$sim" "$loadgen"; do
     [ -x "$b" ] || { echo "prompts.sh: $b not built" >&2; exit 1; }
 done
 mkdir -p "$out"
-tmp=$(mktemp -d /tmp/infergate-bench-prompts.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/scenarios/common.sh
+bench_init prompts
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {  # bounded: 5 s
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "prompts.sh: nothing listening on port $1" >&2
-    exit 1
-}
 
 # --- the replicas
 targets=(); endpoints=""
@@ -119,7 +104,6 @@ for _ in $(seq 100); do
     sleep 0.05
 done
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 scrape() { curl -sf "http://127.0.0.1:$admin_port/metrics" >"$1"; }
 # Busy and total clock ticks of cores 0 and 1 (/proc/stat), to tell how much

@@ -23,24 +23,9 @@ build=${BUILD:-build}
 runs=5; dur=4; conns=32
 [ "$quick" = "--quick" ] && { runs=2; dur=2; }
 mkdir -p "$out"
-tmp=$(mktemp -d /tmp/infergate-bench-proxy.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/scenarios/common.sh
+bench_init proxy
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {  # bounded: 5 s
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "proxy.sh: nothing listening on port $1" >&2
-    exit 1
-}
 
 # --- the upstream: nginx answering from memory (also a vLLM-shaped /metrics
 # page, so infergate's picker has fresh metrics).
@@ -146,7 +131,6 @@ wrk.body = '{"model":"m","prompt":"Say hello in one word.","max_tokens":4}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
 # One measured run: prints "proxy kind rps cpu_us_per_req p50_ms p99_ms".
@@ -157,12 +141,16 @@ measure() {
     taskset -c 1 wrk -t1 -c"$conns" -d1s "${script[@]}" "http://127.0.0.1:$proxy_port/v1/completions" >/dev/null
     local t0 t1
     t0=$(ticks "$cpu_pid")
-    taskset -c 1 wrk -t1 -c"$conns" -d"${dur}s" --latency "${script[@]}" \
-        "http://127.0.0.1:$proxy_port/v1/completions" >"$tmp/wrk.txt"
+    # bash's `time` gives wrk's own user+system CPU: the share of its core
+    # it used tells whether the load generator was the bottleneck.
+    local TIMEFORMAT='%U %S'
+    { time taskset -c 1 wrk -t1 -c"$conns" -d"${dur}s" --latency "${script[@]}" \
+        "http://127.0.0.1:$proxy_port/v1/completions" >"$tmp/wrk.txt"; } 2>"$tmp/wrk.time"
     t1=$(ticks "$cpu_pid")
-    python3 - "$tmp/wrk.txt" "$proxy" "$kind" "$((t1 - t0))" "$hz" <<'PY'
+    python3 - "$tmp/wrk.txt" "$proxy" "$kind" "$((t1 - t0))" "$hz" "$tmp/wrk.time" <<'PY'
 import re, sys
 text, proxy, kind, ticks, hz = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+wrk_cpu = sum(float(x) for x in open(sys.argv[6]).read().split()[-2:])
 n = int(re.search(r"(\d+) requests in", text).group(1))
 secs = float(re.search(r"requests in ([\d.]+)(m?s)", text).group(1))
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
@@ -173,7 +161,7 @@ def lat(p):
     return v / 1000 if u == "us" else v * 1000 if u == "s" else v
 if errs:
     sys.exit(f"proxy.sh: {proxy} {kind}: {errs.group(1)} non-2xx responses")
-print(f"{proxy}\t{kind}\t{rps:.0f}\t{ticks / hz / n * 1e6:.2f}\t{lat(50):.3f}\t{lat(99):.3f}")
+print(f"{proxy}\t{kind}\t{rps:.0f}\t{ticks / hz / n * 1e6:.2f}\t{lat(50):.3f}\t{lat(99):.3f}\t{100 * wrk_cpu / secs:.0f}")
 PY
 }
 
@@ -197,23 +185,26 @@ import collections, statistics, sys, os, platform, subprocess
 out, runs, dur, conns = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 rows = [l.split("\t") for l in open(os.path.join(out, "proxy.tsv")).read().split("\n") if l]
 by = collections.defaultdict(list)
-for p, k, rps, cpu, p50, p99 in rows:
-    by[(p, k)].append((float(rps), float(cpu), float(p50), float(p99)))
-med = {key: [statistics.median(x[i] for x in v) for i in range(4)] for key, v in by.items()}
+for p, k, rps, cpu, p50, p99, wrk in rows:
+    by[(p, k)].append((float(rps), float(cpu), float(p50), float(p99), float(wrk)))
+med = {key: [statistics.median(x[i] for x in v) for i in range(5)] for key, v in by.items()}
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 lines = ["## 1. Raw proxy cost\n",
          f"wrk, {conns} keep-alive connections, {dur} s per run after a 1 s warm-up, {runs} runs per proxy and kind "
          "(order rotating), medians. Each proxy: one worker on core 0; wrk and the upstream (nginx answering from "
          "memory) on core 1. CPU per request: the proxy's utime+stime over the run / requests completed. "
+         "wrk CPU: wrk's own utime+stime over the run's length, in % of its core (it shares core 1 with the "
+         "upstream; well under 100 % means wrk did not cap the rate). "
          f"Machine: {os.cpu_count()} × {cpu_model}, kernel {platform.release()}.\n",
-         "| request | proxy | CPU µs/request | requests/s | p50 ms | p99 ms | CPU vs HAProxy | CPU vs nginx |",
-         "|---|---|---|---|---|---|---|---|"]
+         "| request | proxy | CPU µs/request | requests/s | p50 ms | p99 ms | CPU vs HAProxy | CPU vs nginx | wrk CPU |",
+         "|---|---|---|---|---|---|---|---|---|"]
 summary = []
 for k in ("get", "post"):
     h, n = med[("haproxy", k)][1], med[("nginx", k)][1]
     for p in ("infergate", "haproxy", "nginx"):
-        rps, cpu, p50, p99 = med[(p, k)]
-        lines.append(f"| {k.upper()} | {p} | {cpu:.1f} | {rps:.0f} | {p50:.2f} | {p99:.2f} | {cpu / h:.2f} | {cpu / n:.2f} |")
+        rps, cpu, p50, p99, wrk = med[(p, k)]
+        lines.append(f"| {k.upper()} | {p} | {cpu:.1f} | {rps:.0f} | {p50:.2f} | {p99:.2f} | {cpu / h:.2f} "
+                     f"| {cpu / n:.2f} | {wrk:.0f} % |")
     summary.append(f"{k.upper()} infergate CPU/req {med[('infergate', k)][1] / h:.2f}x HAProxy, {med[('infergate', k)][1] / n:.2f}x nginx")
 lines.append("\nTarget: infergate's CPU per request ≤ 0.9× HAProxy's, requests/s and p99 no worse at the same "
              "concurrency; well ahead of nginx.\n")

@@ -64,42 +64,12 @@ stale_ms=$(python3 -c "print(max(1, round(200 / $time_scale)))")
 
 ulimit -n "$(ulimit -Hn)"
 mkdir -p "$out/routing"
-tmp=$(mktemp -d /tmp/infergate-bench-routing.XXXXXX)
-pids=(); sim_pids=(); proxy_pid=; sampler_pid=
-cleanup() {
-    for p in "${pids[@]}" "${sim_pids[@]}" $proxy_pid $sampler_pid; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/scenarios/common.sh
+bench_init routing
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {  # bounded: 5 s
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "routing.sh: nothing listening on port $1" >&2
-    exit 1
-}
 
 # --- the fleet: fresh replicas (cold caches) for every router.
 sim_ports=()
-start_sims() {
-    sim_ports=(); sim_pids=()
-    for i in $(seq "$replicas"); do
-        local port; port=$(free_port)
-        taskset -c 1 "$sim" --port "$port" --name "r$i" --time-scale "$time_scale" \
-            --tokens-per-event "$tokens_per_event" --seed "$i" >"$tmp/sim$i.log" 2>&1 &
-        sim_pids+=($!); sim_ports+=("$port")
-    done
-    for p in "${sim_ports[@]}"; do wait_port "$p"; done
-}
-stop_sims() {
-    for p in "${sim_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${sim_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    sim_pids=()
-}
 
 # --- the routers, each one worker on core 0.
 proxy_port=$(free_port)
