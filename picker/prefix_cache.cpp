@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "picker/builtin_plugins.hpp"
+#include "picker/index_backlog.hpp"
 #include "picker/prefix_hash.hpp"
 #include "picker/prefix_index.hpp"
 
@@ -122,7 +123,9 @@ void ApproxPrefixCacheProducer::pre_request(const SchedulingRequest&, EndpointSt
     if (mine.hashes.empty()) return;
     const uint32_t matched = mine.chosen < mine.matched.size() ? mine.matched[mine.chosen] : 0;
     index_->record_decision(mine.total_blocks, matched);
-    index_->add(chosen.uid(), capacity_, mine.hashes);
+    // The head now, the rest of a long chain after the request went
+    // upstream (index_backlog.hpp).
+    IndexBacklog::mine().record(index_, chosen.uid(), capacity_, mine.hashes);
 }
 
 void ApproxPrefixCacheProducer::bind_pool(const PoolContext& pool) {

@@ -271,6 +271,7 @@ asio::awaitable<bool> DownstreamConn::forward(RequestCtx& rq, std::string& body)
         auto pick_start = Clock::now();
         picker::PickResult pr = rq.pool->picker->pick(sreq, pick_start, exclude, w_.scratch());
         w_.stats().scheduler_e2e.observe(std::chrono::duration<double>(Clock::now() - pick_start).count());
+        w_.schedule_index_backlog();  // runs after this request's write is started
         if (pr.status == picker::PickResult::Status::shed) {
             // The reference answers ResourceExhausted, 429
             // (requestcontrol/admission.go; pkg/common/error/error.go); its

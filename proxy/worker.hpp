@@ -75,6 +75,10 @@ public:
     void add(DownstreamConn* c);
     void remove(DownstreamConn* c);
     uint64_t next_request_seq() { return ++request_seq_; }
+    // After a pick: applies this thread's prefix-index backlog
+    // (picker/index_backlog.hpp) in slices, one posted handler per slice,
+    // so that other connections' handlers run between slices.
+    void schedule_index_backlog();
 
 private:
     struct Listener {
@@ -98,6 +102,7 @@ private:
     bool draining_ = false;
     std::function<void()> on_drained_;
     uint64_t request_seq_ = 0;
+    bool backlog_posted_ = false;
     std::thread thread_;
 };
 

@@ -116,6 +116,26 @@ def test_prefix_index_metrics():
     assert size2 >= size1
 
 
+def test_long_prompt_tail_reaches_the_index():
+    """A prompt longer than the 128 blocks recorded at decision time: the
+    rest of its chain is recorded after the request went upstream
+    (picker/index_backlog.hpp), by the worker between its other handlers.
+    The index must end up holding every block, and the whole prompt must
+    then match where it went."""
+    blocks = 300  # > IndexBacklog::kSyncBlocks
+    unit = "Long-prompt backlog test, paragraph {:05d}: the quick brown fox. "
+    assert len(unit.format(0)) == 64
+    text = "".join(unit.format(i) for i in range(blocks * 4))  # 300 x 256 characters
+    size0 = prefix_metrics()[0]
+    home = ask(text, "q")
+    # The chat template adds a little around the text: a few blocks more.
+    wait_for(lambda: prefix_metrics()[0] >= size0 + blocks, what="the whole chain in the index")
+    count0, sum0 = prefix_metrics()[2:]
+    assert ask(text, "q") == home
+    count1, sum1 = prefix_metrics()[2:]
+    assert count1 == count0 + 1 and abs(sum1 - sum0 - 1.0) < 1e-9, (count0, sum0, count1, sum1)
+
+
 def test_index_survives_a_reload():
     """A reload that keeps the pool and the producer's parameters keeps the
     index: each prefix still goes where it went. (A fresh index would send
@@ -134,4 +154,5 @@ def test_index_survives_a_reload():
 
 if __name__ == "__main__":
     run([setup, test_shared_prefix_sticks_to_its_replica, test_loaded_replica_yields_then_prefix_spreads_no_further,
-         test_different_prefixes_spread, test_prefix_index_metrics, test_index_survives_a_reload])
+         test_different_prefixes_spread, test_prefix_index_metrics, test_long_prompt_tail_reaches_the_index,
+         test_index_survives_a_reload])

@@ -8,6 +8,7 @@
 #include "config/loader.hpp"
 #include "helpers.hpp"
 #include "picker/builtin_plugins.hpp"
+#include "picker/index_backlog.hpp"
 #include "picker/prefix_hash.hpp"
 #include "picker/prefix_index.hpp"
 #include "picker/registry.hpp"
@@ -804,4 +805,145 @@ TEST_CASE("prefix index: matching is the same with few and with many holders and
             }
         }
     }
+}
+
+// --- the backlog: index insertion deferred past the request (index_backlog.hpp)
+
+namespace {
+
+// Blocks held by endpoint 0 of `f` for `chain`, from the head.
+uint32_t held(const PrefixIndex& idx, Fleet& f, const std::vector<uint64_t>& chain) {
+    std::vector<EndpointState*> cands{f.owned[0].get()};
+    std::vector<uint32_t> m(1);
+    idx.match(chain, cands, m);
+    return m[0];
+}
+
+}  // namespace
+
+TEST_CASE("index backlog: a chain's head at once, its tail in slices, the whole after a drain") {
+    IndexBacklog& bl = IndexBacklog::mine();
+    bl.run(SIZE_MAX);  // this thread's backlog, empty for the test
+    constexpr size_t S = IndexBacklog::kSyncBlocks;
+    struct Case {
+        size_t blocks;
+        size_t slice;
+    };
+    const Case cases[] = {{1, 64}, {S, 64}, {S + 1, 64}, {S + 200, 64}, {S + 200, 1000}, {3 * S, 7}};
+    for (const Case& c : cases) {
+        CAPTURE(c.blocks);
+        CAPTURE(c.slice);
+        Fleet f(1);
+        auto idx = std::make_shared<PrefixIndex>();
+        const auto chain = hashes(text(c.blocks, 'a'));
+        REQUIRE(chain.size() == c.blocks);
+        bl.record(idx, f.owned[0]->uid(), 100000, chain);
+        const size_t later = c.blocks > S ? c.blocks - S : 0;
+        CHECK(idx->endpoint_blocks(f.owned[0]->uid()) == c.blocks - later);
+        CHECK(held(*idx, f, chain) == c.blocks - later);  // the head matches already
+        CHECK(bl.pending_blocks() == later);
+        CHECK(bl.pending() == (later > 0));
+        size_t runs = 0;
+        while (bl.pending() && runs < 1000) {
+            const size_t before = bl.pending_blocks();
+            const size_t done = bl.run(c.slice);
+            CHECK(done == std::min(c.slice, before));
+            CHECK(bl.pending_blocks() == before - done);
+            ++runs;
+        }
+        CHECK(runs == (later + c.slice - 1) / c.slice);
+        CHECK(idx->endpoint_blocks(f.owned[0]->uid()) == c.blocks);
+        CHECK(held(*idx, f, chain) == c.blocks);
+    }
+}
+
+TEST_CASE("index backlog: the LRU ends as one synchronous add leaves it (the head most recent)") {
+    IndexBacklog& bl = IndexBacklog::mine();
+    bl.run(SIZE_MAX);
+    constexpr size_t S = IndexBacklog::kSyncBlocks;
+    // Capacities below, at and above the chain: the chain evicts its own
+    // blocks, or an older chain's, or nothing.
+    for (const size_t capacity : {S / 2, S + 72, 2 * S + 100, 3 * S, 10 * S}) {
+        CAPTURE(capacity);
+        Fleet f(1);
+        const uint32_t uid = f.owned[0]->uid();
+        const auto old_chain = hashes(text(S, 'k'));
+        const auto chain = hashes(text(2 * S + 44, 'a'));
+        PrefixIndex direct;
+        auto deferred = std::make_shared<PrefixIndex>();
+        direct.add(uid, capacity, old_chain);
+        deferred->add(uid, capacity, old_chain);
+        direct.add(uid, capacity, chain);
+        bl.record(deferred, uid, capacity, chain);
+        while (bl.pending()) bl.run(50);
+        CHECK(deferred->endpoint_blocks(uid) == direct.endpoint_blocks(uid));
+        CHECK(held(*deferred, f, chain) == held(direct, f, chain));
+        CHECK(held(*deferred, f, old_chain) == held(direct, f, old_chain));
+        // And the next eviction takes the same blocks in both.
+        const auto next = hashes(text(S / 2, 'q'));
+        direct.add(uid, capacity, next);
+        deferred->add(uid, capacity, next);
+        CHECK(held(*deferred, f, chain) == held(direct, f, chain));
+        CHECK(held(*deferred, f, old_chain) == held(direct, f, old_chain));
+    }
+}
+
+TEST_CASE("index backlog: bounded; beyond the bound a decision records its whole chain at once") {
+    IndexBacklog& bl = IndexBacklog::mine();
+    bl.run(SIZE_MAX);
+    constexpr size_t S = IndexBacklog::kSyncBlocks;
+    Fleet f(1);
+    const uint32_t uid = f.owned[0]->uid();
+    auto idx = std::make_shared<PrefixIndex>();
+    const size_t per = 2048;  // the default maximum chain (maxPrefixTokensToMatch / 64)
+    size_t queued = 0;
+    char tag = 'a';
+    // Fill the backlog to just under its bound with distinct chains.
+    while (queued + (per - S) <= IndexBacklog::kMaxBlocks) {
+        bl.record(idx, uid, SIZE_MAX / 2, hashes(text(per, tag++)));
+        queued += per - S;
+        REQUIRE(bl.pending_blocks() == queued);
+    }
+    const auto over = hashes(text(per, tag));
+    bl.record(idx, uid, SIZE_MAX / 2, over);
+    CHECK(bl.pending_blocks() == queued);  // not queued
+    CHECK(held(*idx, f, over) == per);     // recorded whole, now
+    bl.run(SIZE_MAX);
+    CHECK_FALSE(bl.pending());
+    CHECK(idx->endpoint_blocks(uid) == (queued / (per - S) + 1) * per);
+}
+
+TEST_CASE("index backlog: an entry keeps its index alive after the producer is gone") {
+    IndexBacklog& bl = IndexBacklog::mine();
+    bl.run(SIZE_MAX);
+    Fleet f(1);
+    std::weak_ptr<PrefixIndex> watch;
+    {
+        auto idx = std::make_shared<PrefixIndex>();
+        watch = idx;
+        bl.record(idx, f.owned[0]->uid(), 100000, hashes(text(IndexBacklog::kSyncBlocks + 10, 'a')));
+    }
+    CHECK_FALSE(watch.expired());
+    bl.run(SIZE_MAX);
+    CHECK(watch.expired());  // released once applied
+}
+
+TEST_CASE("approx-prefix-cache-producer: a long prompt's tail reaches the index through the backlog") {
+    IndexBacklog& bl = IndexBacklog::mine();
+    bl.run(SIZE_MAX);
+    constexpr size_t S = IndexBacklog::kSyncBlocks;
+    Fleet f(3);
+    const auto s = prefix_only();
+    PickScratch scratch;
+    const std::string prompt = text(S + 100, 'a');
+    const size_t home = f.pick(*s, prompt, scratch);
+    CHECK(bl.pending_blocks() == 100);
+    // Right behind it, before the backlog ran: the head already pulls the
+    // same prompt home.
+    CHECK(f.pick(*s, prompt, scratch) == home);
+    CHECK(scratch.prefix.at(0).matched.at(home) == S);
+    bl.run(SIZE_MAX);
+    CHECK(f.pick(*s, prompt, scratch) == home);
+    CHECK(scratch.prefix.at(0).matched.at(home) == S + 100);
+    bl.run(SIZE_MAX);
 }
