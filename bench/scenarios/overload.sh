@@ -56,7 +56,7 @@
 # Capacity from 6,000 requests, each load 20 s warm-up + 45 s measured
 # (simulated; 60 s measured before the loads were repeated, shortened so
 # that 3 repetitions take about 8 minutes in all); --quick: 3,000 requests,
-# 10 + 30 s, 1 repetition (about 100 s).
+# 10 + 30 s, 1 repetition (about 2 minutes).
 # Writes OUT_DIR/overload.md (report section), OUT_DIR/overload.tsv (per
 # repetition, load and class), OUT_DIR/overload-ttft.png when gnuplot is
 # installed; prints one summary line.

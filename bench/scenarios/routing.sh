@@ -13,7 +13,7 @@
 # config/examples/burst-aware.yaml's profile, nginx round-robin, HAProxy
 # leastconn, and infergate with a random-picker profile. Each proxy runs one
 # worker on core 0 with the load generator; the replicas run on core 1.
-# Every router runs once per seed (the load generator's --seed 1..SEEDS:
+# Every router runs once per seed (the load generator's --seed 1..RUNS:
 # prompts and arrivals), each run on a fresh fleet, the router order
 # rotating from seed to seed so drift on the machine hits all alike. Per
 # stage and router the figures are medians over the seeds; the complete
@@ -216,6 +216,7 @@ stop_proxy() {
     for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$proxy_port") 2>/dev/null || return 0; sleep 0.05; done
 }
 
+# A previous run's files in OUT_DIR/routing (other seeds, older names) go.
 rm -f "$out"/routing/*.csv "$out"/routing/*.json "$out"/routing/*.samples.tsv "$out"/routing/*.start
 begin=$(date +%s)
 nr=${#routers[@]}
