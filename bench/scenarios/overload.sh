@@ -20,7 +20,7 @@
 #    queue behind it; capacity = completions per second over the middle
 #    half of the run (from the generator's CSV). A calibration estimate is
 #    printed beside it.
-# 2. Three open-loop Poisson loads through infergate (one worker), each a
+# 2. Four open-loop Poisson loads through infergate (one worker), each a
 #    warm-up stage then a measured stage, half the requests
 #    `x-gateway-inference-objective: critical` (priority 0), half
 #    `sheddable` (priority -1), the scheduler of
@@ -38,25 +38,36 @@
 # Per class, over the measured stage: share served (200 and stream
 # complete), 429s, other failures, TTFT p50/p90; and the critical class's
 # TTFT p90 at 150 % over its value at 70 %.
+# 3. The four loads repeat RUNS times, each repetition with its own seed
+#    (7, 8, ...; the four loads of a repetition share it) and the order
+#    rotating (a b c d, b c d a, c d a b, ...) so drift on the machine hits
+#    every load alike; every load on fresh replicas and a fresh infergate.
+#    Figures are medians over the repetitions; the p90 ratio against (a) is
+#    taken within each repetition, then the median of those ratios. The
+#    capacity is a calibration measured once: every repetition offers the
+#    same requests/s.
 #
 # Pinning: infergate on core 0; replicas and generator on core 1.
 #
 #   bench/scenarios/overload.sh OUT_DIR [--quick]
 #   BUILD=dir: a meson build dir holding infergate, bench/infergate-sim and
 #   bench/infergate-loadgen (default build).
-# Capacity from 6,000 requests, each load 20 s warm-up + 60 s measured
-# (simulated; about 4 minutes in all); --quick: 3,000 requests, 10 + 30 s
-# (about 100 s).
-# Writes OUT_DIR/overload.md (report section), OUT_DIR/overload.tsv (per run
-# and class), OUT_DIR/overload-ttft.png when gnuplot is installed; prints
-# one summary line.
+#   RUNS=n: repetitions of the four loads instead of the mode's (3; --quick 1).
+# Capacity from 6,000 requests, each load 20 s warm-up + 45 s measured
+# (simulated; 60 s measured before the loads were repeated, shortened so
+# that 3 repetitions take about 8 minutes in all); --quick: 3,000 requests,
+# 10 + 30 s, 1 repetition (about 2 minutes).
+# Writes OUT_DIR/overload.md (report section), OUT_DIR/overload.tsv (per
+# repetition, load and class), OUT_DIR/overload-ttft.png when gnuplot is
+# installed; prints one summary line.
 set -euo pipefail
 cd "$(dirname "$(realpath "$0")")/../.."
 out=${1:?usage: overload.sh OUT_DIR [--quick]}
 quick=${2:-}
 build=${BUILD:-build}
-scale=2; cap_requests=6000; warm=20; measured=60
-[ "$quick" = "--quick" ] && { cap_requests=3000; warm=10; measured=30; }
+scale=2; cap_requests=6000; warm=20; measured=45; runs=3
+[ "$quick" = "--quick" ] && { cap_requests=3000; warm=10; measured=30; runs=1; }
+runs=${RUNS:-$runs}
 replicas=4; prompt_tokens=1000; output_tokens=64; cap_conc=$((replicas * 320))
 sim=$build/bench/infergate-sim
 loadgen=$build/bench/infergate-loadgen
@@ -101,7 +112,7 @@ stop_sims
 cap=$(python3 bench/scripts/overload_report.py capacity "$tmp/capacity.csv")
 echo "overload: capacity $cap requests/s (simulated)" >&2
 
-# --- 2. the three loads through infergate
+# --- 2. the four loads through infergate, 3. repeated
 proxy_port=$(free_port); admin_port=$(free_port)
 write_config() {  # write_config SHEDDABLE_PRIORITY QUEUE_DEPTH_THRESHOLD
     cat >"$tmp/infergate.yaml" <<YAML
@@ -162,7 +173,11 @@ scrape_shed() {
     curl -sf "http://127.0.0.1:$admin_port/metrics" | awk '/^infergate_requests_shed_total/ { print $NF; f = 1 } END { if (!f) print 0 }'
 }
 : >"$out/overload.tsv"
-for run in a b c d; do
+loads=(a b c d)
+for rep in $(seq "$runs"); do
+seed=$((6 + rep))
+for i in 0 1 2 3; do
+    run=${loads[$(( (i + rep - 1) % 4 ))]}
     case $run in
         a) pct=70; prio=-1; qdt=5 ;;
         b) pct=150; prio=-1; qdt=5 ;;
@@ -170,10 +185,10 @@ for run in a b c d; do
         d) pct=150; prio=-1; qdt=1 ;;
     esac
     qps=$(python3 -c "print(round($cap * $pct / 100, 2))")
-    echo "overload: run $run, $pct % of capacity = $qps requests/s, sheddable priority $prio" >&2
+    echo "overload: repetition $rep/$runs (seed $seed), run $run, $pct % of capacity = $qps requests/s, sheddable priority $prio" >&2
     start_sims
     write_config "$prio" "$qdt"
-    taskset -c 0 "$build/infergate" --config "$tmp/infergate.yaml" >"$tmp/infergate-$run.log" 2>&1 &
+    taskset -c 0 "$build/infergate" --config "$tmp/infergate.yaml" >"$tmp/infergate-$run.$rep.log" 2>&1 &
     proxy_pid=$!
     wait_port "$proxy_port"
     wait_port "$admin_port"
@@ -186,7 +201,7 @@ for run in a b c d; do
     for p in "${sim_pids[@]}"; do own1=$((own1 - $(ticks "$p"))); done
     c0=$(cores)
     lg --target "http://127.0.0.1:$proxy_port" --schedule "$qps:$warm,$qps:$measured" \
-        --mix critical=1,sheddable=1 --class-header x-gateway-inference-objective --seed 7 \
+        --mix critical=1,sheddable=1 --class-header x-gateway-inference-objective --seed "$seed" \
         --csv "$tmp/$run.csv" --summary "$tmp/$run.json"
     c1=$(cores)
     own0=$(( $(ticks "$proxy_pid") - own0 ))
@@ -194,9 +209,10 @@ for run in a b c d; do
     shed=$(scrape_shed)
     kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true; proxy_pid=
     stop_sims
-    python3 bench/scripts/overload_report.py run "$run" "$pct" "$prio" "$qps" "$tmp/$run.csv" \
+    python3 bench/scripts/overload_report.py run "$rep" "$seed" "$run" "$pct" "$prio" "$qps" "$tmp/$run.csv" \
         "$tmp/$run.json" "$shed" "$c0" "$c1" "$own0" "$own1" "$hz" >>"$out/overload.tsv"
+done
 done
 
 python3 bench/scripts/overload_report.py report "$out" "$cap" "$scale" "$replicas" "$prompt_tokens" \
-    "$output_tokens" "$cap_conc" "$cap_requests" "$warm" "$measured"
+    "$output_tokens" "$cap_conc" "$cap_requests" "$warm" "$measured" "$runs" "$quick"

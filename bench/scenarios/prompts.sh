@@ -30,22 +30,32 @@
 # (an estimate at bucket resolution). The generator's CPU seconds against
 # the run's wall seconds, and infergate's, show which side was the limit.
 #
+# Each concurrency runs RUNS times on both paths, infergate and direct back
+# to back within a run, the one that goes first alternating between
+# concurrencies and runs, so drift on the machine hits both paths alike.
+# Every load has its own seed. Figures are medians over the runs; the
+# throughput ratio is infergate/direct within each run (a ratio measured in
+# one run), then the median of those ratios.
+#
 #   bench/scenarios/prompts.sh OUT_DIR [--quick]
 #   BUILD=dir: a meson build dir holding infergate, bench/infergate-sim and
 #   bench/infergate-loadgen (default build).
-# max(12 x concurrency, 600) requests per run (about 2 minutes in all);
-# --quick: concurrency 20 and 100 only, max(6 x concurrency, 300) requests
-# (about 20 s).
-# Writes OUT_DIR/prompts.md (report section), OUT_DIR/prompts.tsv (runs),
-# OUT_DIR/prompts-rps.png and OUT_DIR/prompts-added.png when gnuplot is
-# installed; prints one summary line.
+#   RUNS=n: runs per concurrency and path instead of the mode's (3; --quick 1).
+# max(12 x concurrency, 600) requests per load, 3 runs (about 6 minutes in
+# all); --quick: concurrency 20 and 100 only, max(6 x concurrency, 300)
+# requests, 1 run (about 20 s).
+# Writes OUT_DIR/prompts.md (report section), OUT_DIR/prompts.tsv (a line
+# per run, concurrency and path), OUT_DIR/prompts-rps.png and
+# OUT_DIR/prompts-added.png when gnuplot is installed; prints one summary
+# line.
 set -euo pipefail
 cd "$(dirname "$(realpath "$0")")/../.."
 out=${1:?usage: prompts.sh OUT_DIR [--quick]}
 quick=${2:-}
 build=${BUILD:-build}
-levels=(20 60 100 150); per_conn=12; min_reqs=600
-[ "$quick" = "--quick" ] && { levels=(20 100); per_conn=6; min_reqs=300; }
+levels=(20 60 100 150); per_conn=12; min_reqs=600; runs=3
+[ "$quick" = "--quick" ] && { levels=(20 100); per_conn=6; min_reqs=300; runs=1; }
+runs=${RUNS:-$runs}
 scale=1000; prompt_tokens=55000; output_tokens=16; replicas=4
 sim=$build/bench/infergate-sim
 loadgen=$build/bench/infergate-loadgen
@@ -109,8 +119,9 @@ scrape() { curl -sf "http://127.0.0.1:$admin_port/metrics" >"$1"; }
 # Busy and total clock ticks of cores 0 and 1 (/proc/stat), to tell how much
 # of each core other work took during a run (the machine may be shared).
 cores() { awk '/^cpu[01] / { b = $2 + $3 + $4 + $7 + $8 + $9; t = b + $5 + $6; printf "%s %d %d ", $1, b, t }' /proc/stat; }
-# Every run its own seed: no run repeats another's prompts, so neither the
-# replicas' prefix caches nor infergate's prefix index ever hit.
+# Every load its own seed (warm-ups, paths, concurrencies and runs alike):
+# no load repeats another's prompts, so neither the replicas' prefix caches
+# nor infergate's prefix index ever hit.
 seed=0
 load() {  # load PATH CONCURRENCY REQUESTS SUMMARY
     local to=("--target" "http://127.0.0.1:$proxy_port")
@@ -126,20 +137,25 @@ load infergate 20 100 "$tmp/warm.json"
 load direct 20 100 "$tmp/warm.json"
 
 : >"$out/prompts.tsv"
-for c in "${levels[@]}"; do
-    n=$((c * per_conn)); [ "$n" -lt "$min_reqs" ] && n=$min_reqs
-    for path in infergate direct; do
-        printf '\rprompts: concurrency %d, %s, %d requests        ' "$c" "$path" "$n" >&2
-        scrape "$tmp/before.txt"
-        t0=$(ticks "$proxy_pid"); c0=$(cores)
-        load "$path" "$c" "$n" "$tmp/$path-$c.json"
-        t1=$(ticks "$proxy_pid"); c1=$(cores)
-        scrape "$tmp/after.txt"
-        python3 bench/scripts/prompts_run.py "$path" "$c" "$tmp/$path-$c.json" \
-            "$tmp/before.txt" "$tmp/after.txt" "$(( t1 - t0 ))" "$hz" "$c0" "$c1" >>"$out/prompts.tsv"
+for r in $(seq "$runs"); do
+    for li in "${!levels[@]}"; do
+        c=${levels[$li]}
+        n=$((c * per_conn)); [ "$n" -lt "$min_reqs" ] && n=$min_reqs
+        paths=(infergate direct)
+        (( (r + li) % 2 == 0 )) && paths=(direct infergate)
+        for path in "${paths[@]}"; do
+            printf '\rprompts: run %d/%d, concurrency %d, %s, %d requests        ' "$r" "$runs" "$c" "$path" "$n" >&2
+            scrape "$tmp/before.txt"
+            t0=$(ticks "$proxy_pid"); c0=$(cores)
+            load "$path" "$c" "$n" "$tmp/$path-$c.json"
+            t1=$(ticks "$proxy_pid"); c1=$(cores)
+            scrape "$tmp/after.txt"
+            python3 bench/scripts/prompts_run.py "$r" "$path" "$c" "$tmp/$path-$c.json" \
+                "$tmp/before.txt" "$tmp/after.txt" "$(( t1 - t0 ))" "$hz" "$c0" "$c1" >>"$out/prompts.tsv"
+        done
     done
 done
 printf '\n' >&2
 
 python3 bench/scripts/prompts_report.py "$out" "$scale" "$prompt_tokens" "$output_tokens" \
-    "$replicas" "$per_conn" "$min_reqs" "${levels[@]}"
+    "$replicas" "$per_conn" "$min_reqs" "$runs" "$quick" "${levels[@]}"

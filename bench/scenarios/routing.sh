@@ -13,6 +13,12 @@
 # config/examples/burst-aware.yaml's profile, nginx round-robin, HAProxy
 # leastconn, and infergate with a random-picker profile. Each proxy runs one
 # worker on core 0 with the load generator; the replicas run on core 1.
+# Every router runs once per seed (the load generator's --seed 1..RUNS:
+# prompts and arrivals), each run on a fresh fleet, the router order
+# rotating from seed to seed so drift on the machine hits all alike. Per
+# stage and router the figures are medians over the seeds; the complete
+# test and the target are judged on those medians. The queue-over-time
+# chart is seed 1's.
 #
 # Time is simulated: the replicas and the load generator run TIME_SCALE
 # times faster than real time (every figure is in simulated time), and the
@@ -25,11 +31,13 @@
 #   bench/scenarios/routing.sh OUT_DIR [--quick]
 #   BUILD=dir: a meson build dir holding infergate, bench/infergate-sim and
 #   bench/infergate-loadgen (default build).
-# Full: 9 stages (3,4,5,6,8,10,12,15,20 QPS) of 60 s simulated, 5 routers.
-# --quick: stages 3, 8, 15 of 30 s, 3 routers (infergate default, random,
-# round-robin).
-# Writes OUT_DIR/routing.md (report section), OUT_DIR/routing/ (per router:
-# loadgen CSV + JSON summary, /metrics samples) and the PNG charts
+#   RUNS=n: seeds 1..n instead of the mode's (3; --quick 1).
+# Full: 9 stages (3,4,5,6,8,10,12,15,20 QPS) of 60 s simulated, 5 routers,
+# 3 seeds (about 21 minutes). --quick: stages 3, 8, 15 of 30 s, 3 routers
+# (infergate default, random, round-robin), 1 seed.
+# Writes OUT_DIR/routing.md (report section), OUT_DIR/routing/ (per router
+# and seed, ROUTER.sSEED.*: loadgen CSV + JSON summary, /metrics samples,
+# the load's start time) and the PNG charts
 # OUT_DIR/routing-ttft.png, routing-throughput.png, routing-queues.png;
 # prints one summary line.
 set -euo pipefail
@@ -51,12 +59,15 @@ stage_s=60
 stages=(3 4 5 6 8 10 12 15 20)
 routers=(infergate infergate-burst round-robin leastconn random)
 timeout_sim=300
+seeds=3
 if [ "$quick" = "--quick" ]; then
     stage_s=30
     stages=(3 8 15)
     routers=(infergate random round-robin)
     timeout_sim=120
+    seeds=1
 fi
+seeds=${RUNS:-$seeds}
 schedule=$(printf "%s:$stage_s," "${stages[@]}"); schedule=${schedule%,}
 timeout_real=$(python3 -c "print($timeout_sim / $time_scale)")
 scrape_ms=$(python3 -c "print(max(1, round(50 / $time_scale)))")
@@ -205,22 +216,28 @@ stop_proxy() {
     for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$proxy_port") 2>/dev/null || return 0; sleep 0.05; done
 }
 
+# A previous run's files in OUT_DIR/routing (other seeds, older names) go.
+rm -f "$out"/routing/*.csv "$out"/routing/*.json "$out"/routing/*.samples.tsv "$out"/routing/*.start
 begin=$(date +%s)
-for r in "${routers[@]}"; do
-    printf 'routing: %s (%s QPS stages of %s s simulated)\n' "$r" "${stages[*]}" "$stage_s" >&2
+nr=${#routers[@]}
+for seed in $(seq "$seeds"); do
+for i in $(seq 0 $((nr - 1))); do
+    r=${routers[$(( (i + seed - 1) % nr ))]}
+    run=$r.s$seed
+    printf 'routing: seed %d/%d, %s (%s QPS stages of %s s simulated)\n' "$seed" "$seeds" "$r" "${stages[*]}" "$stage_s" >&2
     start_sims
     start_router "$r"
     urls=(); for p in "${sim_ports[@]}"; do urls+=("http://127.0.0.1:$p"); done
-    python3 bench/scripts/sim_sampler.py "$out/routing/$r.samples.tsv" 0.5 "${urls[@]}" &
+    python3 bench/scripts/sim_sampler.py "$out/routing/$run.samples.tsv" 0.5 "${urls[@]}" &
     sampler_pid=$!
     sleep 1.5  # a first sample before the load, and the picker's first scrapes
-    date +%s.%N >"$out/routing/$r.start"
+    date +%s.%N >"$out/routing/$run.start"
     taskset -c 0 "$loadgen" --target "http://127.0.0.1:$proxy_port" \
         --workload shared-prefix --groups 83 --prompts-per-group 3 \
         --system-tokens 8000 --question-tokens 1000 --output-tokens 1000 \
-        --schedule "$schedule" --time-scale "$time_scale" --seed 1 \
+        --schedule "$schedule" --time-scale "$time_scale" --seed "$seed" \
         --timeout "$timeout_real" --drain "$timeout_real" --max-inflight 4000 \
-        --csv "$out/routing/$r.csv" --summary "$out/routing/$r.json" 2>"$tmp/loadgen.log" ||
+        --csv "$out/routing/$run.csv" --summary "$out/routing/$run.json" 2>"$tmp/loadgen.log" ||
         { cat "$tmp/loadgen.log" >&2; exit 1; }
     tail -1 "$tmp/loadgen.log" >&2
     sleep 1.5  # a last sample after the drain
@@ -228,14 +245,15 @@ for r in "${routers[@]}"; do
     stop_proxy
     stop_sims
 done
+done
 elapsed=$(( $(date +%s) - begin ))
 
 python3 - "$out" "$time_scale" "$tokens_per_event" "$stage_s" "$timeout_sim" "$replicas" "$elapsed" \
-    "$scrape_ms" "$stale_ms" "${routers[@]}" <<'PY'
-import collections, json, os, subprocess, sys
-out, scale, tpe, stage_s, timeout_sim, replicas, elapsed, scrape_ms, stale_ms = sys.argv[1:10]
-scale, replicas = float(scale), int(replicas)
-routers = sys.argv[10:]
+    "$scrape_ms" "$stale_ms" "$seeds" "$quick" "${routers[@]}" <<'PY'
+import collections, json, os, statistics, subprocess, sys
+out, scale, tpe, stage_s, timeout_sim, replicas, elapsed, scrape_ms, stale_ms, seeds, quick = sys.argv[1:12]
+scale, replicas, seeds = float(scale), int(replicas), int(seeds)
+routers = sys.argv[12:]
 d = os.path.join(out, "routing")
 label = {"infergate": "infergate (default profile)", "infergate-burst": "infergate (burst-aware)",
          "round-robin": "nginx round-robin", "leastconn": "HAProxy leastconn", "random": "random (infergate random-picker)"}
@@ -257,11 +275,11 @@ def counters_at(rows, t):
     v = best.values()
     return sum(s[5] for s in v), sum(s[6] for s in v), sum(s[7] for s in v), sum(s[0] for s in v) / len(best)
 
-res = {}
-for r in routers:
-    js = json.load(open(os.path.join(d, r + ".json")))
-    t0 = float(open(os.path.join(d, r + ".start")).read())
-    rows = samples(r)
+def one(run):
+    """One router's run with one seed (files RUN.*): its per-stage figures."""
+    js = json.load(open(os.path.join(d, run + ".json")))
+    t0 = float(open(os.path.join(d, run + ".start")).read())
+    rows = samples(run)
     st = []
     for s in js["stages"]:
         a = counters_at(rows, t0 + s["start_s"] / scale)
@@ -276,7 +294,26 @@ for r in routers:
     first = counters_at(rows, 0)
     last = counters_at(rows, float("inf"))
     hit_all = (last[0] - first[0]) / (last[1] - first[1]) if last[1] > first[1] else float("nan")
-    res[r] = dict(stages=st, hit=hit_all, js=js, rows=rows, t0=t0)
+    return dict(stages=st, hit=hit_all, js=js, rows=rows, t0=t0)
+
+def med(xs):
+    """Median over the seeds, leaving out NaN (a TTFT with no successful request: the success rate shows it)."""
+    v = [x for x in xs if x == x]
+    return statistics.median(v) if v else float("nan")
+
+# Per router and stage: medians over the seeds. The queue chart uses seed 1's samples.
+res = {}
+for r in routers:
+    rs = [one(f"{r}.s{k}") for k in range(1, seeds + 1)]
+    st = []
+    for i, s0 in enumerate(rs[0]["stages"]):
+        per = [x["stages"][i] for x in rs]
+        m = {k: med(p[k] for p in per) for k in ("p50", "p90", "p99", "tps", "gen", "ok", "n", "hit")}
+        m.update(qps=s0["qps"], p90s=[p["p90"] for p in per])
+        st.append(m)
+    res[r] = dict(stages=st, hit=med(x["hit"] for x in rs), lag=med(x["js"]["lag_ms"]["p99"] for x in rs),
+                  cpu=med(x["js"]["cpu_seconds"] for x in rs), rows=rs[0]["rows"], t0=rs[0]["t0"])
+seeds_text = f"{seeds} seeds" if seeds > 1 else "1 seed (quick)" if quick == "--quick" else "1 seed"
 
 def f(x, nd=2):
     return "—" if x != x else f"{x:.{nd}f}"
@@ -290,13 +327,19 @@ lines = ["## 3. Routing quality (llm-d's shared-prefix \"37-capacity\" workload)
          f"Workload (llm-d-kv-cache-manager benchmarking): 83 groups × 3 prompts, an 8000-token system prefix per group "
          f"and a 1000-token question, 1000 output tokens (`ignore_eos`), streamed; open-loop Poisson arrivals, QPS stages "
          f"{', '.join(str(q) for q in qpss)} of {stage_s} s each (simulated), run back to back (a stage inherits the queue "
-         f"the previous one left), one seed. `infergate-loadgen --workload shared-prefix --groups 83 --prompts-per-group 3 "
+         f"the previous one left). `infergate-loadgen --workload shared-prefix --groups 83 --prompts-per-group 3 "
          f"--system-tokens 8000 --question-tokens 1000 --output-tokens 1000`.\n",
          f"Fleet: {replicas} `infergate-sim` replicas with the simulator's default calibration unchanged (Llama-3.1-8B on "
          f"one H100: 26,300 KV blocks × 16 tokens = 420,800 tokens per replica, max 256 sequences, 8192 batched tokens, "
          f"step time 6.47 ms + 19.8 µs/prefill token + 0.304 ms/decoding sequence + attention term). The 83 prefixes "
          f"(664,000 tokens) need {83 * 8000 / (replicas * 420800) * 100:.1f} % of the fleet's {replicas * 420800:,} KV tokens "
-         f"(158 % of one replica's). Each router gets a fresh fleet (caches cold).\n",
+         f"(158 % of one replica's). Each router run gets a fresh fleet (caches cold).\n",
+         (f"Runs: {seeds_text}, `--seed 1..{seeds}` (prompts and arrivals), every router once per seed, the router "
+          f"order rotating from seed to seed. **Figures are medians over the {seeds} seeds** (per router and stage: "
+          f"TTFT percentiles, tokens/s, success rate, hit rate; p90 per seed in the last column); the complete test "
+          f"and the target are judged on the medians. The queue chart is seed 1's.\n" if seeds > 1 else
+          f"Runs: {seeds_text} (`--seed 1`): **a single run, its figures, not medians** (a full run takes the "
+          f"median of seeds 1..3).\n"),
          f"Time: replicas and load generator run {scale:g}× faster than real time (`--time-scale {scale:g}`); every figure "
          f"is simulated time. The replicas send {tpe} tokens per SSE event (`--tokens-per-event {tpe}`; the first token "
          f"goes out alone, so TTFT is exact) so the event rate does not make this 2-core machine the bottleneck. "
@@ -312,20 +355,21 @@ lines = ["## 3. Routing quality (llm-d's shared-prefix \"37-capacity\" workload)
                                  for r in routers) + ". Without those two settings nginx (a 36 KB prompt body "
          "spilled to a temporary file and sent upstream in two writes) and HAProxy (small SSE chunks held for more "
          "data) each added tens of real ms to every TTFT in a check against a replica, i.e. hundreds of simulated ms.\n",
-         "| router | QPS | requests | success | TTFT p50 s | TTFT p90 s | TTFT p99 s | output tok/s | fleet output tok/s | prefix hit rate |",
-         "|---|---|---|---|---|---|---|---|---|---|"]
+         "| router | QPS | requests | success | TTFT p50 s | TTFT p90 s | TTFT p99 s | output tok/s | fleet output tok/s "
+         "| prefix hit rate |" + (" TTFT p90 s per seed |" if seeds > 1 else ""),
+         "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if seeds > 1 else "")]
 for r in routers:
     for s in res[r]["stages"]:
-        lines.append(f"| {label[r]} | {s['qps']:g} | {s['n']} | {s['ok'] * 100:.1f} % | {f(s['p50'])} | {f(s['p90'])} | "
-                     f"{f(s['p99'])} | {s['tps']:.0f} | {f(s['gen'], 0)} | {f(s['hit'] * 100, 1)} % |")
+        lines.append(f"| {label[r]} | {s['qps']:g} | {s['n']:g} | {s['ok'] * 100:.1f} % | {f(s['p50'])} | {f(s['p90'])} | "
+                     f"{f(s['p99'])} | {s['tps']:.0f} | {f(s['gen'], 0)} | {f(s['hit'] * 100, 1)} % |"
+                     + (f" {' / '.join(f(x) for x in s['p90s'])} |" if seeds > 1 else ""))
 lines.append("")
 lines.append("| router | prefix hit rate, whole run | generator lag p99 ms | generator CPU s |")
 lines.append("|---|---|---|---|")
 for r in routers:
-    js = res[r]["js"]
-    lines.append(f"| {label[r]} | {f(res[r]['hit'] * 100, 1)} % | {js['lag_ms']['p99']:.0f} | {js['cpu_seconds']:.1f} |")
-lines.append("\nDefinitions: TTFT = request sent → first token (load generator, includes queueing at the replica); "
-             "percentiles over the stage's successful requests. Output tok/s = output tokens of the stage's successful "
+    lines.append(f"| {label[r]} | {f(res[r]['hit'] * 100, 1)} % | {res[r]['lag']:.0f} | {res[r]['cpu']:.1f} |")
+lines.append("\nDefinitions (per run, then the median over the seeds): TTFT = request sent → first token (load "
+             "generator, includes queueing at the replica); percentiles over the stage's successful requests. Output tok/s = output tokens of the stage's successful "
              "requests ÷ (stage start → the later of its end and its last completion), as infergate-loadgen reports it; "
              "fleet output tok/s = Δ`vllm:generation_tokens_total` summed over the replicas ÷ the stage's duration "
              "(tokens generated during the stage, whichever stage's requests they belong to). Success = HTTP 200 and the "
@@ -353,7 +397,7 @@ else:
         summary.append(f"p90 TTFT {tr:.1f}x lower, tok/s {pr:.2f}x (fleet {gr:.2f}x) vs {p}")
     lines.append(f"Target: at the highest stage every router completes ({q:g} QPS), infergate's (default profile) "
                  f"p90 TTFT at least 10× lower than random, round-robin and leastconn, and its output tokens/s ≥ 1.5× "
-                 f"theirs. Measured: " + "; ".join(f"{label[p]}: p90 TTFT {tr:.1f}× lower, output tok/s {pr:.2f}× "
+                 f"theirs{', on the medians over the seeds' if seeds > 1 else ''}. Measured: " + "; ".join(f"{label[p]}: p90 TTFT {tr:.1f}× lower, output tok/s {pr:.2f}× "
                                                      f"(fleet output tok/s {gr:.2f}×)" for p, tr, pr, gr in parts) +
                  f". **{'Met' if met else 'Not met'}** (output tok/s judged on both figures).\n")
     summary.insert(0, f"at {q:g} QPS (highest complete)")
@@ -399,14 +443,15 @@ for r in qr:
                     fh.write(f"{(s[0] - t0) * scale:.1f} {s[2]:.0f}\n")
     curves = ", ".join(f"'{os.path.join(d, f'{r}.q{i}.dat')}' using 1:2 with lines title 'replica {i + 1}'"
                        for i in range(replicas))
-    panels.append(f"set title '{label[r]}: waiting requests per replica'; plot {curves}")
+    panels.append(f"set title '{label[r]}: waiting requests per replica (seed 1)'; plot {curves}")
 if panels and plot(f"""set terminal pngcairo noenhanced size 1000,{360 * len(panels)}; set output '{os.path.join(out, "routing-queues.png")}';
 set multiplot layout {len(panels)},1; set xlabel 'time (s, simulated)'; set ylabel 'vllm:num_requests_waiting'; set grid;
 set key top left; {'; '.join(panels)}; unset multiplot"""):
-    lines.append("![per-replica queue over time](routing-queues.png)\n")
+    lines.append("![per-replica queue over time, seed 1](routing-queues.png)\n")
 for name in os.listdir(d):
     if name.endswith(".dat"):
         os.remove(os.path.join(d, name))
 open(os.path.join(out, "routing.md"), "w").write("\n".join(lines) + "\n")
-print("routing: " + "; ".join(summary))
+print(f"routing ({'medians of ' + seeds_text if seeds > 1 else seeds_text.replace(' (', ', ').rstrip(')')}): "
+      + "; ".join(summary))
 PY

@@ -1,18 +1,18 @@
 #!/usr/bin/env python3
 """One measured run of bench/scenarios/prompts.sh as a TSV line.
 
-    prompts_run.py PATH CONCURRENCY SUMMARY.json BEFORE.txt AFTER.txt PROXY_TICKS HZ CORES0 CORES1
+    prompts_run.py RUN PATH CONCURRENCY SUMMARY.json BEFORE.txt AFTER.txt PROXY_TICKS HZ CORES0 CORES1
 
 SUMMARY.json is infergate-loadgen's summary (time scale 1: real time);
 BEFORE/AFTER are infergate's admin /metrics scraped around the run (for the
 direct path they still bracket it: infergate saw no request, its histograms
 do not move). PROXY_TICKS is infergate's utime+stime over the run in clock
-ticks. Prints: path, concurrency, requests, ok, failed, requests/s, TTFT p50
-and p99 (ms), generator CPU s, wall s, infergate CPU s, then p50 and p99 (µs)
-of the request-side and response-side added latency and the number of
-observations in each (empty when no observation), then the share of core 0
-busy with anything but infergate and the share of core 1 busy, over the
-run (CORES0/CORES1: "cpu0 BUSY TOTAL cpu1 BUSY TOTAL" in clock ticks from
+ticks. Prints: run (RUN, the repetition's number), path, concurrency,
+requests, ok, failed, requests/s, TTFT p50 and p99 (ms), generator CPU s,
+wall s, infergate CPU s, then p50 and p99 (µs) of the request-side and
+response-side added latency and the number of observations in each (empty
+when no observation), then the share of core 0 busy with anything but
+infergate and the share of core 1 busy, over the run (CORES0/CORES1: "cpu0 BUSY TOTAL cpu1 BUSY TOTAL" in clock ticks from
 /proc/stat, before and after)."""
 
 import json
@@ -51,14 +51,14 @@ def quantile(delta, q):
 
 
 def main():
-    path, conc, summ, before, after, ticks, hz, cores0, cores1 = sys.argv[1:10]
+    run, path, conc, summ, before, after, ticks, hz, cores0, cores1 = sys.argv[1:11]
     c0, c1 = cores0.split(), cores1.split()
     busy0, total0 = int(c1[1]) - int(c0[1]), int(c1[2]) - int(c0[2])
     busy1, total1 = int(c1[4]) - int(c0[4]), int(c1[5]) - int(c0[5])
     s = json.load(open(summ))
     o = s["overall"]
     b, a = open(before).read(), open(after).read()
-    fields = [path, conc, str(o["count"]), str(o["ok"]), str(o["count"] - o["ok"]),
+    fields = [run, path, conc, str(o["count"]), str(o["ok"]), str(o["count"] - o["ok"]),
               f"{o['requests_per_s']:.1f}", f"{o['ttft_ms']['p50']:.2f}", f"{o['ttft_ms']['p99']:.2f}",
               f"{s['cpu_seconds']:.2f}", f"{s['wall_seconds']:.2f}", f"{int(ticks) / int(hz):.2f}"]
     for fam in FAMILIES:
