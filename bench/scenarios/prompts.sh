@@ -145,6 +145,13 @@ for r in $(seq "$runs"); do
         (( (r + li) % 2 == 0 )) && paths=(direct infergate)
         for path in "${paths[@]}"; do
             printf '\rprompts: run %d/%d, concurrency %d, %s, %d requests        ' "$r" "$runs" "$c" "$path" "$n" >&2
+            # One round at this concurrency first, not measured: the
+            # connections a steady load at this level holds (infergate's
+            # upstream pool idles out after 4 s, e.g. during the other
+            # path's run), so that the measured run shows the steady state
+            # and not c upstream connects queued behind c bodies of 220 KB
+            # arriving at once (measured: added p99 78 ms at c=100 without).
+            load "$path" "$c" "$c" "$tmp/warm.json"
             scrape "$tmp/before.txt"
             t0=$(ticks "$proxy_pid"); c0=$(cores)
             load "$path" "$c" "$n" "$tmp/$path-$c.json"

@@ -74,7 +74,7 @@ def main():
         "## 2. Large prompts\n",
         f"Streaming `/v1/completions`, each request a unique random prompt of {int(ptok):,} tokens "
         f"(≈ {kb:.0f} KB) and {otok} output tokens, closed loop at each concurrency "
-        f"(max({per_conn} × concurrency, {min_reqs}) requests per load, after a 100-request warm-up per path), "
+        f"(max({per_conn} × concurrency, {min_reqs}) requests per load, after a 100-request warm-up per path, and each load right after an unmeasured round of one request per connection on the same path, so that it starts with the connections its concurrency holds in steady state), "
         f"{runs_text} per concurrency and path: infergate and direct back to back within a run, the one going "
         f"first alternating between concurrencies and runs, every load with its own seed (prompts never repeat, "
         f"so no cache hits). "
