@@ -192,6 +192,7 @@ asio::awaitable<std::unique_ptr<UpstreamConn>> DownstreamConn::connect(RequestCt
         ec = asio::error::timed_out;
         timed_out_ = false;
     }
+    if (!ec) w_.stats().upstream_connections_opened.fetch_add(1, std::memory_order_relaxed);
     if (!ec && uc->tls) w_.stats().count_upstream_tls(SSL_session_reused(uc->stream.ssl()) == 1);
     co_return uc;
 }

@@ -73,7 +73,7 @@ std::string render_metrics(Server& server) {
     std::map<RequestKey, uint64_t> reqs;
     std::map<std::pair<std::string, std::string>, uint64_t> uerr;
     std::map<std::string, uint64_t> derr;
-    uint64_t accepted = 0, rejected = 0, truncated = 0, shed = 0;
+    uint64_t accepted = 0, rejected = 0, truncated = 0, shed = 0, up_opened = 0;
     int64_t open = 0;
     for (const auto& w : workers) {
         for (auto& [k, v] : w->stats().requests()) reqs[k] += v;
@@ -82,6 +82,7 @@ std::string render_metrics(Server& server) {
         accepted += w->stats().connections_accepted.load();
         rejected += w->stats().connections_rejected.load();
         truncated += w->stats().streams_truncated.load();
+        up_opened += w->stats().upstream_connections_opened.load();
         shed += w->stats().requests_shed.load();
         open += w->stats().connections_open.load();
     }
@@ -158,6 +159,10 @@ std::string render_metrics(Server& server) {
     scalar("infergate_streams_truncated_total",
            "Responses cut short because the upstream failed mid-body", MetricType::Counter,
            static_cast<double>(truncated));
+    scalar("infergate_upstream_connections_opened_total",
+           "Upstream connections established (TCP, and TLS where used); other requests reused a "
+           "keep-alive connection",
+           MetricType::Counter, static_cast<double>(up_opened));
     scalar("infergate_requests_shed_total",
            "Sheddable (negative-priority) requests answered 429 because their pool was saturated",
            MetricType::Counter, static_cast<double>(shed));

@@ -159,6 +159,9 @@ public:
     std::atomic<uint64_t> connections_rejected{0};
     std::atomic<int64_t> connections_open{0};
     std::atomic<uint64_t> streams_truncated{0};
+    // Upstream connections established (TCP, and TLS when the pool has
+    // it); with requests, tells how well keep-alive reuse works.
+    std::atomic<uint64_t> upstream_connections_opened{0};
     GieSchedulerHistogram scheduler_e2e;
     // One observation per request that reached the upstream (request) and
     // per response whose first write to the client completed (response);

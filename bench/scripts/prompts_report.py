@@ -47,7 +47,7 @@ def main():
             "p50": float(f[7]), "p99": float(f[8]), "lg_cpu": float(f[9]), "wall": float(f[10]),
             "ig_cpu": float(f[11]), "rq50": num(f[12]), "rq99": num(f[13]), "rqn": int(f[14]),
             "rs50": num(f[15]), "rs99": num(f[16]), "rsn": int(f[17]), "other0": float(f[18]),
-            "busy1": float(f[19])}
+            "busy1": float(f[19]), "connects": num(f[20]) if len(f) > 20 else None}
     by = collections.defaultdict(list)
     for (path, c, _), r in sorted(per_run.items()):
         r["ms_req"] = 1000 * r["ig_cpu"] / max(r["n"], 1)
@@ -94,13 +94,13 @@ def main():
         "| concurrency | req/s infergate | req/s direct | ratio infergate/direct | TTFT p50 ms infergate / direct "
         "| TTFT p99 ms infergate / direct | added request p50 / p99 µs | added response p50 / p99 µs "
         "| failed | generator CPU s / wall s (infergate, direct) | infergate CPU s (ms/request) "
-        "| core 0 taken by other work | core 1 busy (infergate, direct) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        "| core 0 taken by other work | core 1 busy (infergate, direct) | upstream connects |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     ratios, worst_added, met = [], 0.0, True
     for c in levels:
         i, d = rows.get(("infergate", c)), rows.get(("direct", c))
         if not i or not d or not run_ratios[c]:
-            lines.append(f"| {c} | missing run | | | | | | | | | | | |")
+            lines.append(f"| {c} | missing run | | | | | | | | | | | | |")
             met = False
             continue
         ratio = statistics.median(run_ratios[c])
@@ -114,12 +114,14 @@ def main():
                 worst_added = max(worst_added, v)
         if ratio < 0.8 or i["failed"] or d["failed"]:
             met = False
+        conns = "—" if i["connects"] is None else f"{i['connects']:.0f}"
         lines.append(
             f"| {c} | {i['rps']:.0f} | {d['rps']:.0f} | {ratio:.2f}{spread} | {i['p50']:.1f} / {d['p50']:.1f} "
             f"| {i['p99']:.1f} / {d['p99']:.1f} | {us(i['rq50'])} / {us(i['rq99'])} "
             f"| {us(i['rs50'])} / {us(i['rs99'])} | {i['failed']} / {d['failed']} "
             f"| {i['lg_cpu']:.1f} / {i['wall']:.1f}, {d['lg_cpu']:.1f} / {d['wall']:.1f} | {i['ig_cpu']:.1f} ({i['ms_req']:.2f}) "
-            f"| {100 * i['other0']:.0f} % | {100 * i['busy1']:.0f} %, {100 * d['busy1']:.0f} % |")
+            f"| {100 * i['other0']:.0f} % | {100 * i['busy1']:.0f} %, {100 * d['busy1']:.0f} % "
+            f"| {conns} |")
     if worst_added >= 2000:
         met = False
     lines += [
@@ -136,7 +138,7 @@ def main():
         "2 ms is exact, 2 ms being a bound). Failed = requests not ok (non-200, error, cut stream), "
         "infergate / direct. CPU seconds are utime+stime over the run: the generator's (from its "
         "summary) and infergate's (/proc, also per request); a generator near 1 CPU s per wall s would "
-        "have been the limit on core 1. Core 0 taken by other work: the share of core 0's time busy with "
+        "have been the limit on core 1. Upstream connects: connections infergate opened to the replicas during the run (infergate_upstream_connections_opened_total; every other request reused a pooled one); a request that needs one waits a turn of the worker's event loop for it, behind every other connection's ready work. Core 0 taken by other work: the share of core 0's time busy with "
         "anything but infergate during infergate's run (/proc/stat; on a shared machine, other jobs), "
         "time infergate may have waited for; core 1 busy: the replicas, the generator and anything "
         "else there.",

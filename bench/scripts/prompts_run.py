@@ -12,7 +12,7 @@ requests, ok, failed, requests/s, TTFT p50 and p99 (ms), generator CPU s,
 wall s, infergate CPU s, then p50 and p99 (µs) of the request-side and
 response-side added latency and the number of observations in each (empty
 when no observation), then the share of core 0 busy with anything but
-infergate and the share of core 1 busy, over the run (CORES0/CORES1: "cpu0 BUSY TOTAL cpu1 BUSY TOTAL" in clock ticks from
+infergate and the share of core 1 busy, over the run, then the upstream connections infergate opened (CORES0/CORES1: "cpu0 BUSY TOTAL cpu1 BUSY TOTAL" in clock ticks from
 /proc/stat, before and after)."""
 
 import json
@@ -30,6 +30,17 @@ def buckets(text, family):
             le = line.split('le="', 1)[1].split('"', 1)[0]
             out.append((math.inf if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
     return out
+
+
+CONNECTS = "infergate_upstream_connections_opened_total"
+
+
+def counter(text, name):
+    """An unlabelled counter's value (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def quantile(delta, q):
@@ -73,6 +84,9 @@ def main():
         fields.append(f"{n:.0f}")
     fields.append(f"{max(0, busy0 - int(ticks)) / max(total0, 1):.2f}")
     fields.append(f"{busy1 / max(total1, 1):.2f}")
+    # Upstream connections infergate opened during the run (the others
+    # reused its pool): a connect waits a turn of the worker's event loop.
+    fields.append(f"{counter(a, CONNECTS) - counter(b, CONNECTS):.0f}")
     print("\t".join(fields))
 
 

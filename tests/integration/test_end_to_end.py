@@ -120,6 +120,29 @@ def test_keepalive_reuses_connection():
     conn.close()
 
 
+def test_upstream_connections_are_reused():
+    """Sequential requests reuse the worker's pooled upstream connections:
+    at most one new connection per replica, counted on /metrics."""
+    def opened():
+        v = proxy.metric("infergate_upstream_connections_opened_total")
+        assert v is not None
+        return v
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+    before = opened()
+    for _ in range(20):
+        conn.request("POST", "/v1/chat/completions", body=chat_body(max_tokens=1),
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        assert r.status == 200
+        r.read()
+    conn.close()
+    after = opened()
+    # One client connection: one worker; it needs at most one upstream
+    # connection per replica, and had made at least one by now.
+    assert after - before <= len(sims), (before, after)
+    assert after >= 1, after
+
+
 def test_access_log_line():
     wait_for(lambda: '"status":200' in proxy.log_text(), what="access log line")
     line = next(l for l in proxy.log_text().splitlines() if l.startswith("{") and '"status":200' in l)
@@ -133,4 +156,4 @@ def test_access_log_line():
 if __name__ == "__main__":
     run([setup, test_non_stream, test_request_id_kept, test_models_from_config,
          test_unknown_model_is_404, test_stream_arrives_incrementally,
-         test_keepalive_reuses_connection, test_access_log_line])
+         test_keepalive_reuses_connection, test_upstream_connections_are_reused, test_access_log_line])

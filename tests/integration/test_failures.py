@@ -106,6 +106,42 @@ def test_dead_pooled_connection_retried_on_fresh_one():
     p.stop()
 
 
+class _Address:
+    def __init__(self, address):
+        self.address = address
+
+
+def test_connect_that_does_not_complete_times_out():
+    """A connect the kernel cannot finish at once (here: an endpoint whose
+    accept queue is full drops the SYN) waits on the event loop until
+    timeouts.upstream_connect, then 502, counted as connect_timeout. Every
+    other connect in these tests completes inside connect() (loopback) and
+    takes the immediate path."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(0)  # never accepted: a queue of one, then SYNs are dropped
+    address = f"127.0.0.1:{lst.getsockname()[1]}"
+    fillers = []
+    for _ in range(3):
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.1", lst.getsockname()[1]))
+        fillers.append(c)
+    text = base_config([("main", [_Address(address)], "")], workers=1,
+                       extra="timeouts:\n  upstream_connect: 300ms\n")
+    p = Proxy(text, name="synfull")
+    try:
+        st, _, body = post(p)  # fail-open: no metrics, the endpoint is picked anyway
+        assert st == 502, (st, body)
+        assert "error" in json.loads(body), body
+        assert metric(p, f'infergate_upstream_errors_total{{endpoint="{address}",kind="connect_timeout"}}') >= 1
+    finally:
+        p.stop()
+        for c in fillers:
+            c.close()
+        lst.close()
+
+
 def test_connection_cap_503():
     sim = Sim("cap", "--time-scale", "50")
     p = Proxy(base_config([("main", [sim], "")], workers=1,
@@ -207,6 +243,7 @@ def test_metrics_families():
 
 if __name__ == "__main__":
     run([test_failure_modes_without_fresh_metrics, test_upstream_response_timeout_504,
+         test_connect_that_does_not_complete_times_out,
          test_refused_connect_retried_elsewhere, test_dead_pooled_connection_retried_on_fresh_one,
          test_connection_cap_503,
          test_upstream_concurrency_cap_503, test_descriptor_exhaustion_is_survived,
