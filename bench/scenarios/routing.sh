@@ -17,7 +17,8 @@
 # Time is simulated: the replicas and the load generator run TIME_SCALE
 # times faster than real time (every figure is in simulated time), and the
 # picker's scrape interval / staleness are divided by it too (so they are
-# 50 ms / 200 ms simulated, the reference's defaults). The replicas send
+# 50 ms / 200 ms simulated, the reference's defaults), and burst-aware's
+# prefillTokensPerSecond is per simulated second (common.sh). The replicas send
 # TOKENS_PER_EVENT tokens per SSE event (the first token alone, so TTFT is
 # exact) so the event rate does not make this machine the bottleneck.
 # A request that takes longer than TIMEOUT simulated seconds fails.
@@ -27,7 +28,8 @@
 #   bench/infergate-loadgen (default build).
 # Full: 9 stages (3,4,5,6,8,10,12,15,20 QPS) of 60 s simulated, 5 routers.
 # --quick: stages 3, 8, 15 of 30 s, 3 routers (infergate default, random,
-# round-robin).
+# round-robin). ROUTERS="infergate infergate-burst" (names as in `routers`
+# below): only those routers.
 # Writes OUT_DIR/routing.md (report section), OUT_DIR/routing/ (per router:
 # loadgen CSV + JSON summary, /metrics samples) and the PNG charts
 # OUT_DIR/routing-ttft.png, routing-throughput.png, routing-queues.png;
@@ -57,6 +59,7 @@ if [ "$quick" = "--quick" ]; then
     routers=(infergate random round-robin)
     timeout_sim=120
 fi
+[ -n "${ROUTERS:-}" ] && read -r -a routers <<<"$ROUTERS"
 schedule=$(printf "%s:$stage_s," "${stages[@]}"); schedule=${schedule%,}
 timeout_real=$(python3 -c "print($timeout_sim / $time_scale)")
 scrape_ms=$(python3 -c "print(max(1, round(50 / $time_scale)))")
@@ -77,13 +80,7 @@ infergate_scheduler() {  # $1: profile name; prints the pool's scheduler section
     case $1 in
         infergate) ;;  # no scheduler section: the default profile
         infergate-burst)
-            python3 - "$root/config/examples/burst-aware.yaml" <<'PY'
-import sys, yaml
-sched = yaml.safe_load(open(sys.argv[1]))["pools"][0]["scheduler"]
-print("    scheduler:")
-for line in yaml.safe_dump(sched, sort_keys=False).splitlines():
-    print("      " + line)
-PY
+            burst_aware_scheduler
             ;;
         random)
             cat <<'YAML'
