@@ -328,37 +328,58 @@ private:
 // jointly). This one decides each request at once (burst_prefix.cpp): it
 // is approx-prefix-cache-producer (same parameters, same index: blocks are
 // recorded at decision time, so the index already shows requests the
-// 50 ms-old metrics do not) plus a room check. An endpoint keeps its
-// prefix match only while its KV room, capacity x kvCacheUtilThreshold
-// minus scraped usage minus the tokens infergate sent it since that scrape,
-// covers what this request adds there (its unmatched prompt tokens plus
-// outputTokensEstimate); an endpoint without that room also loses to every
-// endpoint with room (PrefixMatchInfo::full). A burst sharing a prefix
-// therefore co-locates on one endpoint up to its room, then spills to the
-// best endpoint with room, which holds the prefix from then on. Capacity comes from the engine (vLLM
-// cache_config_info) or kvCapacityTokens; with neither known the check is
-// off and it behaves as the approx producer.
+// 50 ms-old metrics do not) plus two checks that hide a candidate's prefix
+// match and make it lose to every candidate that passes both
+// (PrefixMatchInfo::full):
+// - room: an endpoint keeps its match only while its KV room, capacity x
+//   kvCacheUtilThreshold minus scraped usage minus the tokens infergate
+//   sent it since that scrape, covers what this request adds there (its
+//   unmatched prompt tokens plus outputTokensEstimate). Capacity comes from
+//   the engine (vLLM cache_config_info) or kvCapacityTokens; with neither
+//   known this check is off.
+// - compute: an endpoint with more than maxQueuedPrefillTokens prompt
+//   tokens to prefill pending from infergate's sends (drained at
+//   prefillTokensPerSecond from each send on) keeps its match only while it
+//   would still give this request its first token as early as any other
+//   candidate that has room, by an estimate in prefill tokens: those
+//   pending tokens, plus this request's unmatched tokens there for itself
+//   and for each request the last scrape showed waiting. -1 turns this
+//   check off.
+// A burst sharing a prefix therefore co-locates on one endpoint until its
+// prefill queue is longer than recomputing the prefix elsewhere (or its
+// room runs out), then spills to the best endpoint that passes, which
+// holds the prefix from then on.
 class BurstAwarePrefixProducer final : public ApproxPrefixCacheProducer {
 public:
     static constexpr std::string_view type_name = "burst-aware-prefix-producer";
-    struct Room {
-        double kv_util_threshold = 0.8;   // kvCacheUtilThreshold
-        int64_t output_tokens = 256;      // outputTokensEstimate
-        int64_t capacity_tokens = 0;      // kvCapacityTokens: 0 = from the engine
+    struct Limits {
+        double kv_util_threshold = 0.8;             // kvCacheUtilThreshold
+        int64_t output_tokens = 256;                // outputTokensEstimate
+        int64_t capacity_tokens = 0;                // kvCapacityTokens: 0 = from the engine
+        int64_t max_queued_prefill_tokens = 8192;   // maxQueuedPrefillTokens: -1 = no compute check
+        int64_t prefill_tokens_per_second = 32000;  // prefillTokensPerSecond
     };
-    BurstAwarePrefixProducer(std::string name, const ApproxPrefixParams& params, Room room)
-        : ApproxPrefixCacheProducer(type_name, std::move(name), params), room_(room) {}
+    BurstAwarePrefixProducer(std::string name, const ApproxPrefixParams& params, Limits limits)
+        : ApproxPrefixCacheProducer(type_name, std::move(name), params), limits_(limits) {}
     void produce(const SchedulingRequest& req, std::span<EndpointState* const> candidates,
                  PrefixMatchInfo& out) const override;
     void pre_request(const SchedulingRequest& req, EndpointState& chosen,
                      const PrefixMatchInfo& mine) const override;
-    // Tokens placing this request on `ep` adds to its KV cache, given the
-    // blocks it already holds; and whether `ep` has room for that.
+    // Prompt tokens `ep` must prefill for this request, given the blocks it
+    // already holds; tokens placing the request there adds to its KV cache
+    // (those plus the output estimate); and whether `ep` has room for that.
+    static int64_t prefill_tokens(const PrefixMatchInfo& info, uint32_t matched);
     int64_t cost_tokens(const PrefixMatchInfo& info, uint32_t matched) const;
     bool has_room(const EndpointState& ep, int64_t cost) const;
+    // The compute check: prompt tokens infergate sent `ep` still pending
+    // at `now`; and the estimate of the prefill tokens `ep` computes before
+    // this request's first token, given those and the request's own
+    // `prefill` there (burst_prefix.cpp).
+    int64_t pending_tokens(const EndpointState& ep, Clock::time_point now) const;
+    static int64_t first_token_tokens(const EndpointState& ep, int64_t pending, int64_t prefill);
 
 private:
-    Room room_;
+    Limits limits_;
 };
 
 // prefix-cache-scorer (scheduling/scorer/prefix/plugin.go):

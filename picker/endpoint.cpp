@@ -52,6 +52,22 @@ std::atomic<uint32_t> g_next_uid{1};
 constexpr unsigned kTokenBits = 40;
 constexpr uint64_t kTokenMask = (uint64_t{1} << kTokenBits) - 1;
 constexpr uint32_t kSeqMask = (uint32_t{1} << 24) - 1;
+constexpr unsigned kBucketBits = 24;  // pending_prefill_: tokens under the time
+constexpr uint64_t kBucketMask = (uint64_t{1} << kBucketBits) - 1;
+
+uint64_t clock_ms(Clock::time_point t) {
+    const int64_t ns = to_ns(t);
+    return ns > 0 ? uint64_t(ns / 1000000) & ((uint64_t{1} << (64 - kBucketBits)) - 1) : 0;
+}
+
+// The bucket `word` as of `now_ms`: its tokens less what drained since its
+// time (nothing when `now_ms` is older).
+uint64_t drained(uint64_t word, uint64_t now_ms, double tokens_per_ms) {
+    const uint64_t at = word >> kBucketBits, tokens = word & kBucketMask;
+    if (now_ms <= at) return tokens;
+    const double left = double(tokens) - double(now_ms - at) * tokens_per_ms;
+    return left > 0 ? uint64_t(left) : 0;
+}
 
 }  // namespace
 
@@ -113,6 +129,24 @@ int64_t EndpointState::unseen_kv_tokens() const {
     constexpr auto r = std::memory_order_relaxed;
     const uint64_t cur = unseen_kv_.load(r);
     return (cur >> kTokenBits) == scrape_seq_.load(r) ? int64_t(cur & kTokenMask) : 0;
+}
+
+void EndpointState::add_pending_prefill_tokens(int64_t tokens, Clock::time_point now, double tokens_per_second) {
+    if (tokens <= 0) return;
+    constexpr auto r = std::memory_order_relaxed;
+    const uint64_t now_ms = clock_ms(now);
+    const double per_ms = tokens_per_second / 1000;
+    uint64_t cur = pending_prefill_.load(r);
+    for (;;) {
+        const uint64_t sum = std::min(drained(cur, now_ms, per_ms) + uint64_t(tokens), kBucketMask);
+        const uint64_t at = std::max(now_ms, cur >> kBucketBits);  // never back in time
+        if (pending_prefill_.compare_exchange_weak(cur, (at << kBucketBits) | sum, r, r)) return;
+    }
+}
+
+int64_t EndpointState::pending_prefill_tokens(Clock::time_point now, double tokens_per_second) const {
+    const uint64_t word = pending_prefill_.load(std::memory_order_relaxed);
+    return int64_t(drained(word, clock_ms(now), tokens_per_second / 1000));
 }
 
 void EndpointState::scrape_failed(Clock::time_point /*at*/) {

@@ -136,6 +136,19 @@ public:
     // racing a publish is never lost into the old scrape's count.
     void add_unseen_kv_tokens(int64_t tokens);
     int64_t unseen_kv_tokens() const;
+    // Prompt tokens to prefill (blocks the endpoint did not hold yet) that
+    // infergate sent there and the engine cannot have computed yet at
+    // `tokens_per_second`: a bucket that each send fills and that drains at
+    // that rate from the send on (burst-aware-prefix-producer's compute
+    // check). Drained by time, not reset by a scrape as unseen_kv_tokens:
+    // a scrape shows whether a request was admitted (its blocks in the
+    // usage), not whether its prefill is done, and a long prompt prefills
+    // over several scrape intervals (one vLLM step of 8192 tokens is
+    // ~0.2 s on an H100, a scrape 50 ms). `now` may come from any worker's
+    // clock reading: one older than the last send drains nothing. At most
+    // 2^24 - 1 tokens (adds saturate); callers pass the same rate.
+    void add_pending_prefill_tokens(int64_t tokens, Clock::time_point now, double tokens_per_second);
+    int64_t pending_prefill_tokens(Clock::time_point now, double tokens_per_second) const;
     double kv_capacity_tokens() const { return kv_capacity_.load(std::memory_order_relaxed); }
     double kv_usage() const { return kv_usage_.load(std::memory_order_relaxed); }
     // The load scorers' and detectors' reads: one relaxed load each. Not
@@ -165,6 +178,9 @@ private:
     // the low 40 (a trillion tokens: no wrap).
     std::atomic<uint32_t> scrape_seq_{0};
     std::atomic<uint64_t> unseen_kv_{0};
+    // pending_prefill_tokens: the clock in ms at the last send in the top
+    // 40 bits (35 years), the tokens pending then in the low 24.
+    std::atomic<uint64_t> pending_prefill_{0};
     std::atomic<int64_t> scraped_at_ns_{0};
     std::atomic<bool> last_scrape_ok_{false};
 };

@@ -88,7 +88,9 @@ PickResult PoolPicker::pick(const SchedulingRequest& req, Clock::time_point now,
         EndpointState* ep = least_in_flight(endpoints_, exclude, scratch.rng);
         return PickResult{Status::ok, ep, "no scheduler: least in-flight"};
     }
-    EndpointState* ep = scheduler_->run(req, scratch);
+    SchedulingRequest timed = req;  // a few views and words: no allocation
+    if (timed.now == Clock::time_point{}) timed.now = now;
+    EndpointState* ep = scheduler_->run(timed, scratch);
     if (!ep) {
         // Filters removed every fresh endpoint (a utilization-filter
         // without fallbackOnEmpty). The reference answers "resource

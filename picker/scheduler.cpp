@@ -18,8 +18,9 @@ double clamp_score(double s) {
 
 }  // namespace
 
-// A producer may report candidates without room for the request
-// (PrefixMatchInfo::full, burst-aware-prefix-producer). While any candidate
+// A producer may report candidates without room for the request, or
+// otherwise ruled out (PrefixMatchInfo::full, burst-aware-prefix-producer:
+// no KV room, or a burst's prefill queued there). While any candidate
 // has room, those lose to every candidate that has: their total becomes
 // -1, below any weighted sum of scores in [0, 1] (pickers never draw a
 // total <= 0 while a positive one exists, and max-score takes the

@@ -50,6 +50,10 @@ struct SchedulingRequest {
     const RequestHeaders* headers = nullptr;  // null: no headers
     // The objective's priority; negative means sheddable.
     int priority = 0;
+    // When the decision is made: PoolPicker::pick sets it from its `now`
+    // when left unset (epoch); a plugin reading time uses it, or the clock
+    // when it is still unset (Scheduler::run called directly).
+    Clock::time_point now{};
 
     std::string_view header(std::string_view lower_name) const {
         return headers ? headers->get(lower_name) : std::string_view{};
@@ -66,9 +70,11 @@ struct PrefixMatchInfo {
     // Matched blocks per candidate, aligned with PickScratch::candidates
     // after the filters ran.
     std::vector<uint32_t> matched;
-    // Candidates without room for this request (same alignment; empty
-    // when the producer does not judge room): they lose to any candidate
-    // with room (burst-aware-prefix-producer).
+    // Candidates the producer rules out for this request (same alignment;
+    // empty when the producer does not judge): they lose to any candidate
+    // not ruled out. burst-aware-prefix-producer rules out endpoints
+    // without KV room, and endpoints with a burst's prefill queued that
+    // would start this request later than another.
     std::vector<uint8_t> full;
     // Set by the scheduler before the producers' pre_request: the chosen
     // endpoint's index in `matched`.

@@ -24,7 +24,8 @@
 # Time is simulated, TIME_SCALE times faster than real (figures are in
 # simulated time; --burst-window-ms, a real duration, is 20 / TIME_SCALE so
 # the burst spans 20 simulated ms); infergate's scrape interval / staleness
-# are 50 ms / 200 ms simulated.
+# are 50 ms / 200 ms simulated, and burst-aware's prefillTokensPerSecond is
+# per simulated second (burst_aware_scheduler in common.sh).
 #
 #   bench/scenarios/bursts.sh OUT_DIR [--quick]
 #   BUILD=dir: a meson build dir holding infergate, bench/infergate-sim and
@@ -105,13 +106,7 @@ pools:
 YAML
         for p in "${sim_ports[@]}"; do echo "      - address: 127.0.0.1:$p"; done
         if [ "$1" = burst-aware ]; then
-            python3 - "$root/config/examples/burst-aware.yaml" <<'PY'
-import sys, yaml
-sched = yaml.safe_load(open(sys.argv[1]))["pools"][0]["scheduler"]
-print("    scheduler:")
-for line in yaml.safe_dump(sched, sort_keys=False).splitlines():
-    print("      " + line)
-PY
+            burst_aware_scheduler
         fi
     } >"$tmp/infergate.yaml"
     taskset -c 0 "$build/infergate" --config "$tmp/infergate.yaml" >"$tmp/infergate.log" 2>&1 &

@@ -59,3 +59,23 @@ stop_sims() {
     for p in "${sim_pids[@]}"; do wait "$p" 2>/dev/null || true; done
     sim_pids=()
 }
+
+# burst_aware_scheduler: prints config/examples/burst-aware.yaml's scheduler
+# section for a pool in a scenario's config (under `pools: - name:`), with
+# burst-aware-prefix-producer's prefillTokensPerSecond (the engine's
+# prefill speed, default 32000 per simulated second) multiplied by
+# $time_scale: infergate drains it in real time, the replicas run
+# $time_scale times faster (as the scrape interval is divided by it).
+burst_aware_scheduler() {
+    python3 - "$root/config/examples/burst-aware.yaml" "$time_scale" <<'PY'
+import sys, yaml
+sched = yaml.safe_load(open(sys.argv[1]))["pools"][0]["scheduler"]
+for p in sched["plugins"]:
+    if p["type"] == "burst-aware-prefix-producer":
+        params = p.setdefault("parameters", {})
+        params["prefillTokensPerSecond"] = round(params.get("prefillTokensPerSecond", 32000) * float(sys.argv[2]))
+print("    scheduler:")
+for line in yaml.safe_dump(sched, sort_keys=False).splitlines():
+    print("      " + line)
+PY
+}

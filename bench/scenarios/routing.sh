@@ -23,7 +23,8 @@
 # Time is simulated: the replicas and the load generator run TIME_SCALE
 # times faster than real time (every figure is in simulated time), and the
 # picker's scrape interval / staleness are divided by it too (so they are
-# 50 ms / 200 ms simulated, the reference's defaults). The replicas send
+# 50 ms / 200 ms simulated, the reference's defaults), and burst-aware's
+# prefillTokensPerSecond is per simulated second (common.sh). The replicas send
 # TOKENS_PER_EVENT tokens per SSE event (the first token alone, so TTFT is
 # exact) so the event rate does not make this machine the bottleneck.
 # A request that takes longer than TIMEOUT simulated seconds fails.
@@ -32,6 +33,8 @@
 #   BUILD=dir: a meson build dir holding infergate, bench/infergate-sim and
 #   bench/infergate-loadgen (default build).
 #   RUNS=n: seeds 1..n instead of the mode's (3; --quick 1).
+#   ROUTERS="infergate infergate-burst" (names as in `routers` below): only
+#   those routers.
 # Full: 9 stages (3,4,5,6,8,10,12,15,20 QPS) of 60 s simulated, 5 routers,
 # 3 seeds (about 21 minutes). --quick: stages 3, 8, 15 of 30 s, 3 routers
 # (infergate default, random, round-robin), 1 seed.
@@ -68,6 +71,7 @@ if [ "$quick" = "--quick" ]; then
     seeds=1
 fi
 seeds=${RUNS:-$seeds}
+[ -n "${ROUTERS:-}" ] && read -r -a routers <<<"$ROUTERS"
 schedule=$(printf "%s:$stage_s," "${stages[@]}"); schedule=${schedule%,}
 timeout_real=$(python3 -c "print($timeout_sim / $time_scale)")
 scrape_ms=$(python3 -c "print(max(1, round(50 / $time_scale)))")
@@ -88,13 +92,7 @@ infergate_scheduler() {  # $1: profile name; prints the pool's scheduler section
     case $1 in
         infergate) ;;  # no scheduler section: the default profile
         infergate-burst)
-            python3 - "$root/config/examples/burst-aware.yaml" <<'PY'
-import sys, yaml
-sched = yaml.safe_load(open(sys.argv[1]))["pools"][0]["scheduler"]
-print("    scheduler:")
-for line in yaml.safe_dump(sched, sort_keys=False).splitlines():
-    print("      " + line)
-PY
+            burst_aware_scheduler
             ;;
         random)
             cat <<'YAML'

@@ -3,6 +3,8 @@
 // at a time through a real scheduler built from YAML.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <functional>
 #include <thread>
 
 #include "config/loader.hpp"
@@ -53,11 +55,15 @@ struct Fleet {
             eps.back()->publish(m, Clock::now());
         }
     }
+    // The decisions' time: fixed unless a test moves it, so that pending
+    // prefill drains only when a test says so.
+    Clock::time_point now = Clock::time_point{} + std::chrono::hours(1);
     // One decision over the whole fleet; returns the chosen index.
     size_t pick(const Scheduler& s, PickScratch& scratch, std::string_view prompt) {
         SchedulingRequest req;
         req.model = "m";
         req.prompt = prompt;
+        req.now = now;
         scratch.candidates.clear();
         for (auto& e : eps) scratch.candidates.push_back(e.get());
         EndpointState* got = s.run(req, scratch);
@@ -71,6 +77,12 @@ struct Fleet {
 
 // A prompt of `blocks` blocks of 64 tokens x 4 characters.
 std::string prompt(size_t blocks) { return std::string(blocks * 64 * kCharsPerToken, 'p'); }
+
+// A burst prompt: `prefix` blocks shared by the whole burst ('p'), then
+// `question` blocks of its own (request k's letter).
+std::string burst_prompt(size_t prefix, size_t question, size_t k) {
+    return prompt(prefix) + std::string(question * 64 * kCharsPerToken, char('a' + k % 26));
+}
 
 // Lengths of the runs of equal values: {0,0,1,1,1} -> {2,3}.
 std::vector<size_t> runs(const std::vector<size_t>& v) {
@@ -100,6 +112,34 @@ TEST_CASE("endpoint: unseen KV tokens add up until the next good scrape") {
     CHECK(ep->unseen_kv_tokens() == 30);
 }
 
+TEST_CASE("endpoint: pending prefill tokens drain at the given rate from each send on") {
+    auto ep = picker_test::endpoint("10.0.0.1", 8000);
+    const Clock::time_point t0 = Clock::time_point{} + std::chrono::hours(1);
+    auto at = [&](int ms) { return t0 + std::chrono::milliseconds(ms); };
+    constexpr double rate = 1000;  // tokens per second: one per ms
+    CHECK(ep->pending_prefill_tokens(t0, rate) == 0);
+    ep->add_pending_prefill_tokens(1000, t0, rate);
+    ep->add_pending_prefill_tokens(0, t0, rate);
+    ep->add_pending_prefill_tokens(-7, t0, rate);  // ignored
+    CHECK(ep->pending_prefill_tokens(t0, rate) == 1000);
+    CHECK(ep->pending_prefill_tokens(at(100), rate) == 900);
+    CHECK(ep->pending_prefill_tokens(at(-5), rate) == 1000);  // another worker's older clock: no drain
+    CHECK(ep->pending_prefill_tokens(at(100), 2 * rate) == 800);
+    ep->add_pending_prefill_tokens(50, at(100), rate);  // 900 left + 50
+    CHECK(ep->pending_prefill_tokens(at(100), rate) == 950);
+    // A scrape neither resets nor fills it.
+    ep->publish(EngineMetrics{3, 1, 0.5}, Clock::now());
+    CHECK(ep->pending_prefill_tokens(at(600), rate) == 450);
+    // An add with an older clock than the last one keeps the newer time.
+    ep->add_pending_prefill_tokens(10, at(50), rate);
+    CHECK(ep->pending_prefill_tokens(at(600), rate) == 460);
+    CHECK(ep->pending_prefill_tokens(at(1060), rate) == 0);
+    CHECK(ep->pending_prefill_tokens(at(100000), rate) == 0);
+    // Saturates at 2^24 - 1 tokens instead of wrapping.
+    ep->add_pending_prefill_tokens(int64_t{1} << 25, at(100000), rate);
+    CHECK(ep->pending_prefill_tokens(at(100000), rate) == (int64_t{1} << 24) - 1);
+}
+
 TEST_CASE("endpoint: concurrent adds are never lost") {
     auto ep = picker_test::endpoint("10.0.0.1", 8000);
     ep->publish(EngineMetrics{0, 0, 0}, Clock::now());
@@ -110,6 +150,18 @@ TEST_CASE("endpoint: concurrent adds are never lost") {
         });
     for (auto& t : threads) t.join();
     CHECK(ep->unseen_kv_tokens() == 4 * 20000 * 3);
+}
+
+TEST_CASE("endpoint: concurrent pending prefill adds are never lost") {
+    auto ep = picker_test::endpoint("10.0.0.1", 8000);
+    const Clock::time_point t0 = Clock::time_point{} + std::chrono::hours(1);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 20000; ++i) ep->add_pending_prefill_tokens(3, t0, 1000);
+        });
+    for (auto& t : threads) t.join();
+    CHECK(ep->pending_prefill_tokens(t0, 1000) == 4 * 20000 * 3);
 }
 
 TEST_CASE("prom: KV capacity from vllm:cache_config_info") {
@@ -178,6 +230,124 @@ TEST_CASE("burst-aware: a burst co-locates up to the endpoint's room, then spill
     CHECK((next == chosen[0] || next == eleventh));
     CHECK(fleet.eps[chosen[5]]->last_score.load() == -1.0);
     CHECK(fleet.eps[chosen[0]]->last_score.load() > 0);
+}
+
+TEST_CASE("burst-aware: the compute check spreads a burst once infergate has more prefill pending than the threshold") {
+    // Prompts of 8 shared + 2 own blocks of 64 tokens: 640 tokens to
+    // prefill where the prefix is new, 128 where it is held. KV room is
+    // never short here (capacity 1e9) unless a row says so.
+    struct Row {
+        std::string name;
+        std::string params;  // the producer's parameters
+        size_t fleet;
+        double capacity;
+        std::vector<double> waiting;  // scraped before the burst, per endpoint (empty: 0)
+        size_t question_blocks;       // 0: identical prompts
+        int gap_ms;                   // time between two requests
+        size_t requests;
+        std::vector<size_t> want;  // requests per endpoint, most first; or
+        std::vector<size_t> want_runs;  // runs of equal choices, in order
+    };
+    const Row rows[] = {
+        // The first lands on A: 640 queued > 512. The next would start
+        // after 640 + 128 there, after 640 on an endpoint without the
+        // prefix: A is demoted and the burst spills, one per endpoint,
+        // then round the holders (each one just chosen starts 128 later).
+        {"burst over the threshold spreads", "            maxQueuedPrefillTokens: 512\n", 4, 1e9, {}, 2, 0, 8,
+         {2, 2, 2, 2}, {}},
+        // The default threshold (8192, one vLLM step) is far above this
+        // burst's 640 + 7 x 128: the whole burst stays with the prefix.
+        {"burst under the default threshold co-locates", "", 4, 1e9, {}, 2, 0, 8, {8}, {}},
+        {"-1 turns the check off", "            maxQueuedPrefillTokens: -1\n", 4, 1e9, {}, 2, 0, 8, {8}, {}},
+        // Steady load: 50 ms between requests, enough for the default
+        // 32,000 tokens/s to drain a request's 640 tokens: the holder never
+        // has more than the threshold pending and keeps the prefix.
+        {"steady load keeps affinity (pending prefill drains)", "            maxQueuedPrefillTokens: 512\n", 4, 1e9, {},
+         2, 50, 8, {8}, {}},
+        // The scraped queue counts: B shows one request waiting, so it
+        // would start a new one after 2 x 640; A keeps the burst until its
+        // own estimate, 640 + k x 128, passes that (the 7th request).
+        {"a scraped queue elsewhere holds the burst back", "            maxQueuedPrefillTokens: 512\n", 2, 1e9, {0, 1},
+         2, 0, 7, {}, {6, 1}},
+        // Identical prompts cost nothing to prefill where the prompt is
+        // held, so the compute check keeps them together even at 0; the
+        // KV room check still spills them (768 + 4 x 256 fits in 2000).
+        {"KV room still spills identical prompts", "            maxQueuedPrefillTokens: 0\n            "
+                                                   "kvCacheUtilThreshold: 1.0\n",
+         3, 2000, {}, 0, 0, 10, {}, {5, 5}},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.name);
+        const auto r = build_yaml(profile("      plugins:\n        - type: burst-aware-prefix-producer\n" +
+                                              (row.params.empty() ? "" : "          parameters:\n" + row.params),
+                                          "burst-aware-prefix-producer"));
+        for (const auto& e : r.errors) FAIL_CHECK(e.to_string());
+        REQUIRE(r.scheduler);
+        Fleet fleet(row.fleet, row.capacity);
+        for (size_t i = 0; i < row.fleet; ++i) {
+            EngineMetrics m{row.waiting.empty() ? 0 : row.waiting[i], 0, 0};
+            m.kv_capacity_tokens = row.capacity;
+            fleet.eps[i]->publish(m, Clock::now());
+        }
+        PickScratch scratch;
+        std::vector<size_t> chosen;
+        for (size_t k = 0; k < row.requests; ++k) {
+            chosen.push_back(fleet.pick(*r.scheduler, scratch, burst_prompt(8, row.question_blocks, k)));
+            fleet.now += std::chrono::milliseconds(row.gap_ms);
+        }
+        if (!row.want_runs.empty()) CHECK(runs(chosen) == row.want_runs);
+        if (!row.want.empty()) {
+            std::vector<size_t> per(row.fleet, 0);
+            for (size_t c : chosen) ++per[c];
+            std::sort(per.begin(), per.end(), std::greater<>());
+            per.erase(std::find(per.begin(), per.end(), size_t{0}), per.end());
+            CHECK(per == row.want);
+        }
+    }
+}
+
+TEST_CASE("burst-aware: pending prefill is what the chosen endpoint must compute, drained by time") {
+    const auto r = build_yaml(profile(R"(      plugins:
+        - type: burst-aware-prefix-producer
+          parameters:
+            maxQueuedPrefillTokens: 512
+)",
+                                      "burst-aware-prefix-producer"));
+    REQUIRE(r.scheduler);
+    Fleet fleet(4, 1e9);
+    PickScratch scratch;
+    std::vector<size_t> chosen;
+    for (size_t k = 0; k < 8; ++k) chosen.push_back(fleet.pick(*r.scheduler, scratch, burst_prompt(8, 2, k)));
+    // Each endpoint: one request with the whole prompt (640), one with
+    // only its question (128); KV adds 256 of output estimate to each.
+    for (auto& ep : fleet.eps) {
+        CHECK(ep->pending_prefill_tokens(fleet.now, 32000) == 768);
+        CHECK(ep->unseen_kv_tokens() == 768 + 2 * 256);
+    }
+    // All start a ninth after 768 + 128: it goes anywhere; a tenth would
+    // start 128 later where the ninth went: that one is demoted, its
+    // total -1 on /debug/endpoints.
+    const size_t ninth = fleet.pick(*r.scheduler, scratch, burst_prompt(8, 2, 8));
+    const size_t tenth = fleet.pick(*r.scheduler, scratch, burst_prompt(8, 2, 9));
+    CHECK(tenth != ninth);
+    CHECK(fleet.eps[ninth]->last_score.load() == -1.0);
+    // A scrape does not clear what is pending: still demoted.
+    for (auto& ep : fleet.eps) {
+        EngineMetrics m{0, 0, 0};
+        m.kv_capacity_tokens = 1e9;
+        ep->publish(m, Clock::now());
+    }
+    (void)fleet.pick(*r.scheduler, scratch, burst_prompt(8, 2, 10));
+    CHECK(fleet.eps[ninth]->last_score.load() == -1.0);
+    // Time does: 10 ms at 32,000 tokens/s drain 320 of the ninth's 896,
+    // still over 512; 20 ms drain 640, and nobody is demoted.
+    fleet.now += std::chrono::milliseconds(10);
+    CHECK(fleet.eps[ninth]->pending_prefill_tokens(fleet.now, 32000) == 896 - 320);
+    (void)fleet.pick(*r.scheduler, scratch, burst_prompt(8, 2, 11));
+    CHECK(fleet.eps[ninth]->last_score.load() == -1.0);
+    fleet.now += std::chrono::milliseconds(10);
+    (void)fleet.pick(*r.scheduler, scratch, burst_prompt(8, 2, 12));
+    for (auto& ep : fleet.eps) CHECK(ep->last_score.load() > 0);
 }
 
 TEST_CASE("burst-aware: a replica over the threshold by its own scrape keeps its prefix (steady load, not a burst)") {
@@ -280,6 +450,12 @@ TEST_CASE("burst-aware: bad parameters fail at load with line:col") {
         {"            outputTokensEstimate: -1\n",
          "infergate.yaml:20:35: parameter 'outputTokensEstimate' of plugin 'burst-aware-prefix-producer' must be "
          "between 0 and 2147483647, got -1"},
+        {"            maxQueuedPrefillTokens: -2\n",
+         "infergate.yaml:20:37: parameter 'maxQueuedPrefillTokens' of plugin 'burst-aware-prefix-producer' must be "
+         "between -1 and 10000000, got -2"},
+        {"            prefillTokensPerSecond: 0\n",
+         "infergate.yaml:20:37: parameter 'prefillTokensPerSecond' of plugin 'burst-aware-prefix-producer' must be "
+         "between 1 and 1000000000, got 0"},
         {"            kvCapacityToken: 5\n",
          "infergate.yaml:20:13: unknown parameter 'kvCapacityToken' for plugin 'burst-aware-prefix-producer' (type "
          "'burst-aware-prefix-producer') (did you mean 'kvCapacityTokens'?)"},
