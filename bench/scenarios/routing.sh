@@ -39,7 +39,7 @@
 # 3 seeds (about 21 minutes). --quick: stages 3, 8, 15 of 30 s, 3 routers
 # (infergate default, random, round-robin), 1 seed.
 # Writes OUT_DIR/routing.md (report section), OUT_DIR/routing/ (per router
-# and seed, ROUTER.sSEED.*: loadgen CSV + JSON summary, /metrics samples,
+# and seed, ROUTER.sSEED.*: loadgen CSV (gzip) + JSON summary, /metrics samples,
 # the load's start time) and the PNG charts
 # OUT_DIR/routing-ttft.png, routing-throughput.png, routing-queues.png;
 # prints one summary line.
@@ -215,7 +215,7 @@ stop_proxy() {
 }
 
 # A previous run's files in OUT_DIR/routing (other seeds, older names) go.
-rm -f "$out"/routing/*.csv "$out"/routing/*.json "$out"/routing/*.samples.tsv "$out"/routing/*.start
+rm -f "$out"/routing/*.csv "$out"/routing/*.csv.gz "$out"/routing/*.json "$out"/routing/*.samples.tsv "$out"/routing/*.start
 begin=$(date +%s)
 nr=${#routers[@]}
 for seed in $(seq "$seeds"); do
@@ -453,3 +453,7 @@ open(os.path.join(out, "routing.md"), "w").write("\n".join(lines) + "\n")
 print(f"routing ({'medians of ' + seeds_text if seeds > 1 else seeds_text.replace(' (', ', ').rstrip(')')}): "
       + "; ".join(summary))
 PY
+# The per-request CSVs (~380 KB per router and seed) are kept compressed:
+# the report is built by now, and they stay for anyone who wants the raw
+# requests (zcat).
+gzip -f "$out"/routing/*.csv

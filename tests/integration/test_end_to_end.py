@@ -105,15 +105,20 @@ def test_stream_arrives_incrementally():
             s.post("/sim/release", {})
 
 
+def post_one(conn):
+    """One non-streamed chat completion on `conn`, read to the end."""
+    conn.request("POST", "/v1/chat/completions", body=chat_body(max_tokens=1),
+                 headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    assert r.status == 200
+    r.read()
+
+
 def test_keepalive_reuses_connection():
     conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
     sock = None
     for _ in range(5):
-        conn.request("POST", "/v1/chat/completions", body=chat_body(max_tokens=1),
-                     headers={"Content-Type": "application/json"})
-        r = conn.getresponse()
-        assert r.status == 200
-        r.read()
+        post_one(conn)
         # http.client reconnects silently: the socket must be the same one.
         sock = sock or conn.sock
         assert conn.sock is sock and sock is not None
@@ -124,17 +129,11 @@ def test_upstream_connections_are_reused():
     """Sequential requests reuse the worker's pooled upstream connections:
     at most one new connection per replica, counted on /metrics."""
     def opened():
-        v = proxy.metric("infergate_upstream_connections_opened_total")
-        assert v is not None
-        return v
+        return proxy.metric("infergate_upstream_connections_opened_total")
     conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
     before = opened()
     for _ in range(20):
-        conn.request("POST", "/v1/chat/completions", body=chat_body(max_tokens=1),
-                     headers={"Content-Type": "application/json"})
-        r = conn.getresponse()
-        assert r.status == 200
-        r.read()
+        post_one(conn)
     conn.close()
     after = opened()
     # One client connection: one worker; it needs at most one upstream
