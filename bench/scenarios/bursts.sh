@@ -79,32 +79,10 @@ sim_ports=()
 proxy_port=$(free_port)
 start_infergate() {  # $1: burst-aware or anything else (default profile)
     {
-        cat <<YAML
-workers: 1
-listeners:
-  - name: main
-    address: 127.0.0.1:$proxy_port
-admin:
-  address: 127.0.0.1:0
-access_log:
-  path: "off"
-timeouts:
+        infergate_yaml "$proxy_port" 0 "timeouts:
   upstream_response_header: 600s
-  stream_idle: 600s
-routes:
-  - name: all
-    match:
-      path_prefix: /
-    backends:
-      - pool: sims
-pools:
-  - name: sims
-    engine: vllm
-    scrape_interval: ${scrape_ms}ms
-    metrics_staleness: ${stale_ms}ms
-    endpoints:
-YAML
-        for p in "${sim_ports[@]}"; do echo "      - address: 127.0.0.1:$p"; done
+  stream_idle: 600s" "    scrape_interval: ${scrape_ms}ms
+    metrics_staleness: ${stale_ms}ms" "${sim_ports[@]/#/127.0.0.1:}"
         if [ "$1" = burst-aware ]; then
             burst_aware_scheduler
         fi

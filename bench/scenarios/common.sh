@@ -1,7 +1,7 @@
 # Shared by the scenario scripts (sourced, not a scenario): a temporary
 # directory removed on exit with every process the script started, a free
 # loopback port, a bounded wait for a listener, CPU ticks of a process, and
-# a fleet of simulator replicas.
+# a fleet of simulator replicas, and infergate's config for a scenario.
 #
 #   . "$(dirname "$(realpath "$0")")/common.sh"; bench_init NAME
 #
@@ -37,6 +37,18 @@ wait_port() {  # bounded: 5 s
     exit 1
 }
 
+# wait_fresh ADMIN_PORT N: until infergate's /metrics shows N endpoints with
+# metrics younger than 200 ms (bounded: 5 s; goes on regardless, the run
+# then shows what stale metrics did).
+wait_fresh() {
+    local up
+    for _ in $(seq 100); do
+        up=$(curl -s "http://127.0.0.1:$1/metrics" | awk '/^infergate_endpoint_metrics_age_seconds/ && $NF != "+Inf" && $NF + 0 < 0.2 { n++ } END { print n + 0 }')
+        [ "$up" -ge "$2" ] && return 0
+        sleep 0.05
+    done
+}
+
 # utime + stime of a process, in clock ticks (all its threads).
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
@@ -58,6 +70,41 @@ stop_sims() {
     for p in "${sim_pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${sim_pids[@]}"; do wait "$p" 2>/dev/null || true; done
     sim_pids=()
+}
+
+# infergate_yaml PROXY_PORT ADMIN_PORT TOP POOL ADDRESS...: prints the
+# config every scenario runs infergate with: one worker, listener `main` on
+# PROXY_PORT, admin on ADMIN_PORT (0: any free port), access log off, every
+# path routed to pool `fleet` of the endpoints ADDRESS... (host:port). TOP:
+# more top-level sections (YAML lines, e.g. timeouts:), POOL: more keys of
+# the pool (indented 4 spaces), placed before its endpoints; either may be
+# empty. A scheduler section, when wanted, is for the caller to print
+# after (burst_aware_scheduler).
+infergate_yaml() {
+    local proxy=$1 admin=$2 top=$3 pool=$4 a
+    shift 4
+    [ -n "$top" ] && top+=$'\n'
+    [ -n "$pool" ] && pool+=$'\n'
+    cat <<YAML
+workers: 1
+listeners:
+  - name: main
+    address: 127.0.0.1:$proxy
+admin:
+  address: 127.0.0.1:$admin
+access_log:
+  path: "off"
+${top}routes:
+  - name: all
+    match:
+      path_prefix: /
+    backends:
+      - pool: fleet
+pools:
+  - name: fleet
+${pool}    endpoints:
+YAML
+    for a in "$@"; do echo "      - address: $a"; done
 }
 
 # burst_aware_scheduler: prints config/examples/burst-aware.yaml's scheduler

@@ -63,31 +63,11 @@ wait_port "$up_port"
 # enough that no connection is closed while measured, connection limits
 # above N. Each start sets proxy_pid (to stop) and rss_pids (measured).
 start_infergate() {
-    cat >"$tmp/infergate.yaml" <<YAML
-workers: 1
-listeners:
-  - name: main
-    address: 127.0.0.1:$proxy_port
-admin:
-  address: 127.0.0.1:0
-access_log:
-  path: "off"
-limits:
+    infergate_yaml "$proxy_port" 0 "limits:
   max_connections_per_worker: $limit
 timeouts:
   header_read: 10m
-  keepalive_idle: 10m
-routes:
-  - name: all
-    match:
-      path_prefix: /
-    backends:
-      - pool: up
-pools:
-  - name: up
-    endpoints:
-      - address: 127.0.0.1:$up_port
-YAML
+  keepalive_idle: 10m" "" "127.0.0.1:$up_port" >"$tmp/infergate.yaml"
     taskset -c 0 "$build/infergate" --config "$tmp/infergate.yaml" >"$tmp/infergate.log" 2>&1 &
     proxy_pid=$!
     wait_port "$proxy_port"

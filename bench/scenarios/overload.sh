@@ -80,22 +80,14 @@ mkdir -p "$out"
 bench_init overload
 
 
-# The replicas, restarted for every run so none starts with another run's
-# queue or cache.
-start_sims() {
-    sim_pids=(); targets=(); endpoints=""
-    for i in $(seq "$replicas"); do
-        local port
-        port=$(free_port)
-        taskset -c 1 "$sim" --port "$port" --name "sim$i" --time-scale "$scale" >"$tmp/sim$i.log" 2>&1 &
-        sim_pids+=($!); pids+=($!)
-        wait_port "$port"
-        targets+=(--target "http://127.0.0.1:$port")
-        endpoints+="      - address: 127.0.0.1:$port"$'\n'
-    done
-}
-stop_sims() {
-    for p in "${sim_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+# The replicas (common.sh's start_sims, stop_sims), restarted for every run
+# so none starts with another run's queue or cache; `targets` for the load
+# generator.
+time_scale=$scale; tokens_per_event=1
+fleet_up() {
+    start_sims
+    targets=()
+    for p in "${sim_ports[@]}"; do targets+=(--target "http://127.0.0.1:$p"); done
 }
 lg() {  # the load generator on core 1, simulated time
     taskset -c 1 "$loadgen" --workload random --prompt-tokens "$prompt_tokens" \
@@ -105,7 +97,7 @@ lg() {  # the load generator on core 1, simulated time
 
 # --- 1. capacity, straight to the replicas
 echo "overload: capacity, closed loop at concurrency $cap_conc, $cap_requests requests" >&2
-start_sims
+fleet_up
 lg "${targets[@]}" --concurrency "$cap_conc" --requests "$cap_requests" \
     --csv "$tmp/capacity.csv" --summary "$tmp/capacity.json"
 stop_sims
@@ -115,31 +107,13 @@ echo "overload: capacity $cap requests/s (simulated)" >&2
 # --- 2. the four loads through infergate, 3. repeated
 proxy_port=$(free_port); admin_port=$(free_port)
 write_config() {  # write_config SHEDDABLE_PRIORITY QUEUE_DEPTH_THRESHOLD
-    cat >"$tmp/infergate.yaml" <<YAML
-workers: 1
-listeners:
-  - name: main
-    address: 127.0.0.1:$proxy_port
-admin:
-  address: 127.0.0.1:$admin_port
-access_log:
-  path: "off"
-objectives:
+    {
+        infergate_yaml "$proxy_port" "$admin_port" "objectives:
   - name: critical
     priority: 0
   - name: sheddable
-    priority: $1
-routes:
-  - name: all
-    match:
-      path_prefix: /
-    backends:
-      - pool: sims
-pools:
-  - name: sims
-    engine: vllm
-    endpoints:
-$endpoints
+    priority: $1" "" "${sim_ports[@]/#/127.0.0.1:}"
+        cat <<YAML
     scheduler:
       plugins:
         - type: utilization-detector
@@ -164,6 +138,7 @@ $endpoints
         saturationDetector:
           pluginRef: utilization-detector
 YAML
+    } >"$tmp/infergate.yaml"
 }
 hz=$(getconf CLK_TCK)
 # Busy and total clock ticks of cores 0 and 1 (/proc/stat): with this run's
@@ -192,11 +167,7 @@ for i in 0 1 2 3; do
     proxy_pid=$!
     wait_port "$proxy_port"
     wait_port "$admin_port"
-    for _ in $(seq 100); do  # every replica's metrics fresh (bounded: 5 s)
-        up=$(curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^infergate_endpoint_metrics_age_seconds/ && $NF != "+Inf" && $NF + 0 < 0.2 { n++ } END { print n + 0 }')
-        [ "$up" -ge "$replicas" ] && break
-        sleep 0.05
-    done
+    wait_fresh "$admin_port" "$replicas"
     own0=$(ticks "$proxy_pid"); own1=0
     for p in "${sim_pids[@]}"; do own1=$((own1 - $(ticks "$p"))); done
     c0=$(cores)

@@ -67,52 +67,21 @@ mkdir -p "$out"
 bench_init prompts
 
 
-# --- the replicas
-targets=(); endpoints=""
-for i in $(seq "$replicas"); do
-    port=$(free_port)
-    taskset -c 1 "$sim" --port "$port" --name "sim$i" --time-scale "$scale" >"$tmp/sim$i.log" 2>&1 &
-    pids+=($!)
-    wait_port "$port"
-    targets+=(--target "http://127.0.0.1:$port")
-    endpoints+="      - address: 127.0.0.1:$port"$'\n'
-done
+# --- the replicas (common.sh), and the targets of the direct path
+time_scale=$scale; tokens_per_event=1
+start_sims
+targets=()
+for p in "${sim_ports[@]}"; do targets+=(--target "http://127.0.0.1:$p"); done
 
 # --- infergate: one worker, the default picker profile (no scheduler).
 proxy_port=$(free_port); admin_port=$(free_port)
-cat >"$tmp/infergate.yaml" <<YAML
-workers: 1
-listeners:
-  - name: main
-    address: 127.0.0.1:$proxy_port
-admin:
-  address: 127.0.0.1:$admin_port
-access_log:
-  path: "off"
-routes:
-  - name: all
-    match:
-      path_prefix: /
-    backends:
-      - pool: sims
-pools:
-  - name: sims
-    engine: vllm
-    endpoints:
-$endpoints
-YAML
+infergate_yaml "$proxy_port" "$admin_port" "" "" "${sim_ports[@]/#/127.0.0.1:}" >"$tmp/infergate.yaml"
 taskset -c 0 "$build/infergate" --config "$tmp/infergate.yaml" >"$tmp/infergate.log" 2>&1 &
 proxy_pid=$!
 pids+=("$proxy_pid")
 wait_port "$proxy_port"
 wait_port "$admin_port"
-# Fresh metrics from every replica (age < 200 ms) before the first request
-# (bounded: 5 s).
-for _ in $(seq 100); do
-    up=$(curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^infergate_endpoint_metrics_age_seconds/ && $NF != "+Inf" && $NF + 0 < 0.2 { n++ } END { print n + 0 }')
-    [ "$up" -ge "$replicas" ] && break
-    sleep 0.05
-done
+wait_fresh "$admin_port" "$replicas"  # before the first request
 
 hz=$(getconf CLK_TCK)
 scrape() { curl -sf "http://127.0.0.1:$admin_port/metrics" >"$1"; }

@@ -51,26 +51,7 @@ wait_port "$up_port"
 # --- the proxies
 proxy_port=$(free_port)
 start_infergate() {
-    cat >"$tmp/infergate.yaml" <<YAML
-workers: 1
-listeners:
-  - name: main
-    address: 127.0.0.1:$proxy_port
-admin:
-  address: 127.0.0.1:0
-access_log:
-  path: "off"
-routes:
-  - name: all
-    match:
-      path_prefix: /
-    backends:
-      - pool: up
-pools:
-  - name: up
-    endpoints:
-      - address: 127.0.0.1:$up_port
-YAML
+    infergate_yaml "$proxy_port" 0 "" "" "127.0.0.1:$up_port" >"$tmp/infergate.yaml"
     taskset -c 0 "$build/infergate" --config "$tmp/infergate.yaml" >"$tmp/infergate.log" 2>&1 &
     proxy_pid=$!
     wait_port "$proxy_port"

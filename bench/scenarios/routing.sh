@@ -109,32 +109,10 @@ YAML
 }
 start_infergate() {
     {
-        cat <<YAML
-workers: 1
-listeners:
-  - name: main
-    address: 127.0.0.1:$proxy_port
-admin:
-  address: 127.0.0.1:0
-access_log:
-  path: "off"
-timeouts:
+        infergate_yaml "$proxy_port" 0 "timeouts:
   upstream_response_header: 600s
-  stream_idle: 600s
-routes:
-  - name: all
-    match:
-      path_prefix: /
-    backends:
-      - pool: sims
-pools:
-  - name: sims
-    engine: vllm
-    scrape_interval: ${scrape_ms}ms
-    metrics_staleness: ${stale_ms}ms
-    endpoints:
-YAML
-        for p in "${sim_ports[@]}"; do echo "      - address: 127.0.0.1:$p"; done
+  stream_idle: 600s" "    scrape_interval: ${scrape_ms}ms
+    metrics_staleness: ${stale_ms}ms" "${sim_ports[@]/#/127.0.0.1:}"
         infergate_scheduler "$1"
     } >"$tmp/infergate.yaml"
     taskset -c 0 "$build/infergate" --config "$tmp/infergate.yaml" >"$tmp/infergate.log" 2>&1 &
